@@ -1,0 +1,9 @@
+"""App config for the TMS domain and pattern detection."""
+
+from django.apps import AppConfig
+
+
+class PatternsConfig(AppConfig):
+    name = "patterns"
+    verbose_name = "Patterns and shipments"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,164 @@
+"""Settings for Trenova Jobs, read from the environment (see README "Configuration")."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from project.env import env_bool, env_int, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Core ------------------------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. It is required when DJANGO_DEBUG is off; "
+            "set DJANGO_SECRET_KEY to a long random string, or DJANGO_DEBUG=1 for local development."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-when-DJANGO_DEBUG-is-on"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # trenova_jobs first: its `rqworker` (weighted worker, scheduler on) overrides both below.
+    "trenova_jobs",
+    # django_rq before scheduler: both register `rqworker`, and the first app listed wins.
+    "django_rq",
+    "scheduler",
+    "patterns",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------------
+# PostgreSQL when DATABASE_URL is set; otherwise an SQLite file so a newcomer can run the demo with
+# nothing but Redis.
+
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL",
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Internationalisation --------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Redis and queues ------------------------------------------------------------------------------
+# django-rq and django-rq-scheduler share one Redis (REDIS_URL) and one set of queue names.
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Queue name -> weight for weighted dequeueing (SPEC §5). Every queue here is served by `rqworker`.
+TRENOVA_JOBS_QUEUE_WEIGHTS = {
+    "critical": 6,
+    "shipment": 2,
+    "pattern": 1,
+    "compliance": 1,
+    "default": 1,
+    "system": 1,
+}
+
+_RQ_SERIALIZER = "rq.serializers.JSONSerializer"  # never pickle: Redis writers must not run code
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600, "SERIALIZER": _RQ_SERIALIZER}
+    for name in TRENOVA_JOBS_QUEUE_WEIGHTS
+}
+RQ = {"WORKER_CLASS": "trenova_jobs.worker.WeightedWorker"}
+RQ_SHOW_ADMIN_LINK = True
+
+SCHEDULER_QUEUES = RQ_QUEUES
+SCHEDULER_CONFIG = {
+    "EXECUTIONS_IN_PAGE": 20,
+    "DEFAULT_RESULT_TTL": 600,
+    "DEFAULT_TIMEOUT": 600,
+    "SCHEDULER_INTERVAL": 10,
+}
+
+# --- REST framework --------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trenova Jobs API",
+    "DESCRIPTION": "Background jobs and dedicated-lane suggestions for a TMS.",
+    "VERSION": "1.0.0",
+}
+
+# --- Logging ---------------------------------------------------------------------------------------
+
+LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "trenova_jobs": {"level": LOG_LEVEL},
+        "patterns": {"level": LOG_LEVEL},
+        "notifications": {"level": LOG_LEVEL},
+        "rq.worker": {"level": LOG_LEVEL},
+    },
+}

@@ -1,0 +1,12 @@
+"""Test settings: the base settings with a throwaway key, fast hashing and a test Redis database."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenova_jobs")
+# A Redis database of its own so that tests can flush it without touching a developer's queues.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from project.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
