@@ -162,3 +162,11 @@ LOGGING = {
         "rq.worker": {"level": LOG_LEVEL},
     },
 }
+
+# --- Job service -----------------------------------------------------------------------------------
+# Defaults and ranges are in trenova_jobs/conf.py; every value can be overridden here.
+
+TRENOVA_JOBS_DEQUEUE_STRATEGY = os.environ.get("TRENOVA_JOBS_DEQUEUE_STRATEGY", "weighted")
+TRENOVA_JOBS_RETRY_BACKOFF_CAP = env_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP", 3600, minimum=1)
+# Extra modules that register job types (besides every app's jobs.py).
+TRENOVA_JOBS_MODULES: list[str] = []

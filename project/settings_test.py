@@ -7,6 +7,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenov
 # A Redis database of its own so that tests can flush it without touching a developer's queues.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
-from project.settings import *  # noqa: E402,F403
+from project.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Job types used only by the tests (flaky, slow, failing handlers); workers started by tests load them too.
+TRENOVA_JOBS_MODULES = ["tests.trenova_jobs.sample_jobs"]

@@ -1,22 +1,98 @@
-"""Shared fixtures: real PostgreSQL (pytest-django) and a real Redis database flushed per test."""
+"""Shared fixtures: real PostgreSQL (pytest-django), a real Redis database flushed per test, real workers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def redis_conn() -> Iterator[redis.Redis]:
     """The test Redis database (REDIS_URL, db 15 by default), emptied before and after the test."""
     conn = redis.Redis.from_url(settings.REDIS_URL)
-    index = conn.connection_pool.connection_kwargs.get("db", 0)
-    if index == 0:
+    if conn.connection_pool.connection_kwargs.get("db", 0) == 0:
         pytest.fail("Refusing to flush Redis database 0; point REDIS_URL at a test database.")
     conn.flushdb()
     yield conn
     conn.flushdb()
     conn.close()
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, message: str = "") -> object:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _killpg(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+@pytest.fixture
+def start_worker(redis_conn: redis.Redis) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start real ``manage.py rqworker`` processes against the test database and Redis.
+
+    Each runs in its own process group so a test can SIGKILL the worker together with its work horse.
+    Use with ``@pytest.mark.django_db(transaction=True)`` so the worker sees committed rows.
+    Logs go to ``var/worker-*.log``.
+    """
+    procs: list[subprocess.Popen] = []
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
+
+    def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        full_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "project.settings_test",
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        log_path = REPO_ROOT / "var" / f"worker-{os.getpid()}-{len(procs)}.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "manage.py", "rqworker", *args],
+                cwd=REPO_ROOT,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            _killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        _killpg(proc.pid, signal.SIGKILL)  # rq's scheduler child may outlive its parent

@@ -1,9 +1,19 @@
 """App config for the background job framework."""
 
+from importlib import import_module
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.utils.module_loading import autodiscover_modules
 
 
 class TrenovaJobsConfig(AppConfig):
     name = "trenova_jobs"
     verbose_name = "Background jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Every app's jobs.py registers its job types; workers and web processes see the same set.
+        autodiscover_modules("jobs")
+        for module in getattr(settings, "TRENOVA_JOBS_MODULES", []):
+            import_module(module)

@@ -1,0 +1,55 @@
+"""Job types that exist only for tests: flaky, failing and slow handlers that report to Redis."""
+
+from __future__ import annotations
+
+import time
+
+from trenova_jobs.errors import NonRetryableError
+from trenova_jobs.payloads import JobPayload
+from trenova_jobs.queues import redis_connection
+from trenova_jobs.registry import JobContext, job_type
+
+
+class TokenPayload(JobPayload):
+    token: str
+    fail_times: int = 0
+    seconds: float = 0.0
+
+
+def _note_start(token: str, ctx: JobContext) -> int:
+    """Record when this attempt started; returns how many attempts have started for the token."""
+    conn = redis_connection()
+    conn.rpush(f"test:{token}:starts", f"{time.time():.6f}")
+    return int(conn.incr(f"test:{token}:count"))
+
+
+@job_type("test:flaky", payload=TokenPayload, queue="default", max_retries=3)
+def handle_test_flaky(payload: TokenPayload, ctx: JobContext) -> dict:
+    """Fails its first ``fail_times`` attempts, then succeeds."""
+    count = _note_start(payload.token, ctx)
+    if count <= payload.fail_times:
+        raise RuntimeError(f"flaky failure {count} of {payload.fail_times}")
+    return {"attempt": ctx.attempt, "token": payload.token}
+
+
+@job_type("test:always_fail", payload=TokenPayload, queue="default", max_retries=2)
+def handle_test_always_fail(payload: TokenPayload, ctx: JobContext) -> None:
+    """Fails every attempt."""
+    _note_start(payload.token, ctx)
+    raise RuntimeError("always fails")
+
+
+@job_type("test:non_retryable", payload=TokenPayload, queue="default", max_retries=5)
+def handle_test_non_retryable(payload: TokenPayload, ctx: JobContext) -> None:
+    """Fails in a way retries cannot fix."""
+    _note_start(payload.token, ctx)
+    raise NonRetryableError("the shipment no longer exists")
+
+
+@job_type("test:sleep", payload=TokenPayload, queue="default", max_retries=2)
+def handle_test_sleep(payload: TokenPayload, ctx: JobContext) -> dict:
+    """Sleeps ``seconds`` on its first attempt only (so a killed first attempt can be re-run quickly)."""
+    count = _note_start(payload.token, ctx)
+    if count == 1:
+        time.sleep(payload.seconds)
+    return {"attempt": ctx.attempt}

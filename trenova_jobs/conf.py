@@ -1,0 +1,54 @@
+"""Job-service settings with their defaults and allowed ranges, checked when read."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+# name: (default, minimum, maximum)
+_INT_SETTINGS: dict[str, tuple[int, int, int]] = {
+    # Longest wait between two attempts, whatever 2^n says.
+    "TRENOVA_JOBS_RETRY_BACKOFF_CAP": (3600, 1, 7 * 24 * 3600),
+    # How often each worker reaps jobs of dead workers, pushes outbox records and cleans registries.
+    "TRENOVA_JOBS_MAINTENANCE_INTERVAL": (10, 1, 600),
+    # A worker is presumed dead this long after its last liveness beat.
+    "TRENOVA_JOBS_WORKER_LIVENESS_TTL": (15, 3, 300),
+    # rq's worker TTL; its idle dequeue blocks for (this - 15) s, which bounds the maintenance delay.
+    "TRENOVA_JOBS_WORKER_TTL": (30, 16, 600),
+    # How long rq keeps successful results and failed jobs (the JobRecord keeps them for good).
+    "TRENOVA_JOBS_RESULT_TTL": (3600, 0, 30 * 24 * 3600),
+    "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 60, 365 * 24 * 3600),
+    "TRENOVA_JOBS_MAX_RETRIES_LIMIT": (25, 0, 100),
+    "TRENOVA_JOBS_DISPATCH_BATCH": (500, 1, 100_000),
+}
+DEQUEUE_STRATEGIES = ("weighted", "strict")
+
+
+def setting_int(name: str) -> int:
+    default, minimum, maximum = _INT_SETTINGS[name]
+    value = getattr(settings, name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be an integer between {minimum} and {maximum}; got {value!r}.")
+    return value
+
+
+def dequeue_strategy() -> str:
+    value = getattr(settings, "TRENOVA_JOBS_DEQUEUE_STRATEGY", "weighted")
+    if value not in DEQUEUE_STRATEGIES:
+        raise ImproperlyConfigured(
+            f"TRENOVA_JOBS_DEQUEUE_STRATEGY must be one of {', '.join(DEQUEUE_STRATEGIES)}; got {value!r}."
+        )
+    return value
+
+
+def queue_weights() -> dict[str, int]:
+    weights = getattr(settings, "TRENOVA_JOBS_QUEUE_WEIGHTS", None)
+    if not isinstance(weights, dict) or not weights:
+        raise ImproperlyConfigured("TRENOVA_JOBS_QUEUE_WEIGHTS must be a non-empty dict of queue name -> weight.")
+    for name, weight in weights.items():
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+            raise ImproperlyConfigured(f"TRENOVA_JOBS_QUEUE_WEIGHTS[{name!r}] must be a positive integer.")
+    missing = [name for name in weights if name not in settings.RQ_QUEUES]
+    if missing:
+        raise ImproperlyConfigured(f"Queues {missing} are weighted but missing from RQ_QUEUES.")
+    return dict(weights)

@@ -1,0 +1,55 @@
+"""Run a trenova worker: weighted queue order, rq's scheduler on, every configured queue by default.
+
+Usage:
+    manage.py rqworker                       # all queues, weighted, scheduler on
+    manage.py rqworker critical shipment     # only these queues
+    manage.py rqworker --burst               # exit when the queues are empty
+    manage.py rqworker --strategy strict     # strict priority instead of weights
+    manage.py rqworker --no-scheduler        # leave delayed jobs and retries to other workers
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from trenova_jobs.conf import DEQUEUE_STRATEGIES, queue_weights
+from trenova_jobs.queues import queue_get, redis_connection
+from trenova_jobs.worker import WeightedWorker
+
+
+class Command(BaseCommand):
+    help = "Run a weighted rq worker (scheduler on) for the trenova job queues."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("queues", nargs="*", help="Queues to serve (default: all configured queues).")
+        parser.add_argument("--burst", action="store_true", help="Quit when all queues are empty.")
+        parser.add_argument("--no-scheduler", action="store_true", help="Do not run rq's scheduler.")
+        parser.add_argument("--name", help="Worker name (default: rq's host.pid name).")
+        parser.add_argument("--max-jobs", type=int, help="Quit after this many jobs.")
+        parser.add_argument("--strategy", choices=DEQUEUE_STRATEGIES, help="Override TRENOVA_JOBS_DEQUEUE_STRATEGY.")
+        parser.add_argument("--seed", type=int, help="Seed the weighted order (reproducible benchmarks/tests).")
+        parser.add_argument("--logging-level", default="INFO", help="rq worker log level.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = options["queues"] or list(queue_weights())
+        try:
+            queues = [queue_get(name) for name in names]
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if options["strategy"]:
+            from django.conf import settings
+
+            settings.TRENOVA_JOBS_DEQUEUE_STRATEGY = options["strategy"]
+        connections.close_all()  # the worker forks; children open their own connections
+        worker = WeightedWorker(
+            queues, connection=redis_connection(), name=options["name"], dequeue_seed=options["seed"]
+        )
+        worker.work(
+            burst=options["burst"],
+            with_scheduler=not options["no_scheduler"],
+            max_jobs=options["max_jobs"],
+            logging_level=options["logging_level"],
+        )

@@ -1,0 +1,374 @@
+"""The job service: the one place that enqueues, and the only writer of JobRecord state.
+
+Other apps call ``enqueue``; the worker calls the ``record_*`` transitions. Enqueueing is transactional
+(an outbox): the record is written in the caller's transaction and pushed to Redis after commit, so a
+rollback leaves no job and a Redis outage leaves a ``pending`` record for the dispatcher to push later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq import Retry
+
+from trenova_jobs.conf import setting_int
+from trenova_jobs.errors import JobError, JobStateError
+from trenova_jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, JobRecord, JobStatus, job_id_new
+from trenova_jobs.payloads import JobPayload, payload_parse, payload_to_json
+from trenova_jobs.queues import backoff_intervals, queue_get, redis_connection
+from trenova_jobs.registry import registry_get
+from trenova_jobs.signals import job_failed, job_succeeded
+
+logger = logging.getLogger("trenova_jobs")
+
+RUN_FUNCTION = "trenova_jobs.execution.run"
+
+
+def _log(event: str, record: JobRecord, level: int = logging.INFO, **fields: Any) -> None:
+    """One structured line per job event: ``event=... job_id=... job_type=... queue=... attempt=...``."""
+    parts = {
+        "event": event,
+        "job_id": record.id,
+        "job_type": record.job_type,
+        "queue": record.queue,
+        "attempt": record.attempts,
+        **fields,
+    }
+    logger.log(level, " ".join(f"{k}={v}" for k, v in parts.items()), extra={"job": parts})
+
+
+# --- Enqueue ---------------------------------------------------------------------------------------
+
+
+def enqueue(
+    job_type: str,
+    payload: dict[str, Any] | JobPayload | None = None,
+    *,
+    delay: timedelta | float | None = None,
+    at: datetime | None = None,
+    unique_key: str | None = None,
+    unique_ttl: int | None = None,
+    queue: str | None = None,
+    max_retries: int | None = None,
+    timeout: int | None = None,
+    user: AbstractBaseUser | int | None = None,
+    organization_id: int | None = None,
+    business_unit_id: int | None = None,
+) -> JobRecord:
+    """Record a job and push it to Redis once the surrounding transaction commits.
+
+    Returns the new record, or — when ``unique_key`` is held by an active job — that job's record with
+    ``deduplicated=True`` (nothing new is written or enqueued). Raises ``UnknownJobTypeError`` or
+    ``PayloadValidationError`` (before writing anything) and ``ValueError`` for bad options.
+    """
+    spec = registry_get(job_type)
+    parsed = payload_parse(job_type, spec.payload, payload)
+    now = timezone.now()
+    scheduled_for = _due_time(now, delay=delay, at=at)
+    queue_name = queue or spec.queue
+    queue_get(queue_name)  # validates the name
+    retries = spec.max_retries if max_retries is None else max_retries
+    retries_limit = setting_int("TRENOVA_JOBS_MAX_RETRIES_LIMIT")
+    if not isinstance(retries, int) or not 0 <= retries <= retries_limit:
+        raise ValueError(f"max_retries must be an integer between 0 and {retries_limit}; got {retries!r}.")
+    job_timeout = spec.timeout if timeout is None else timeout
+    if not isinstance(job_timeout, int) or job_timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds; got {job_timeout!r}.")
+    if unique_key is not None and not (isinstance(unique_key, str) and 0 < len(unique_key) <= 255):
+        raise ValueError("unique_key must be a non-empty string of at most 255 characters.")
+    ttl = spec.unique_ttl if unique_ttl is None else unique_ttl
+    if not isinstance(ttl, int) or ttl <= 0:
+        raise ValueError(f"unique_ttl must be a positive number of seconds; got {ttl!r}.")
+
+    record = JobRecord(
+        id=job_id_new(),
+        job_type=job_type,
+        queue=queue_name,
+        status=JobStatus.PENDING,
+        payload=payload_to_json(parsed),
+        max_retries=retries,
+        timeout=job_timeout,
+        unique_key=unique_key or "",
+        unique_lock=unique_key,
+        unique_until=now + timedelta(seconds=ttl) if unique_key else None,
+        scheduled_for=scheduled_for,
+        organization_id=organization_id,
+        business_unit_id=business_unit_id,
+        user_id=user if isinstance(user, int) or user is None else user.pk,
+    )
+    existing = _insert(record, now=now)
+    if existing is not None:
+        existing.deduplicated = True
+        _log("deduplicated", existing, unique_key=unique_key)
+        return existing
+    _log("recorded", record, unique_key=unique_key or "-")
+    # In autocommit mode this runs at once; inside atomic() it runs after the outermost commit.
+    transaction.on_commit(lambda: record_push(record))
+    return record
+
+
+def _due_time(now: datetime, *, delay: timedelta | float | None, at: datetime | None) -> datetime | None:
+    if delay is not None and at is not None:
+        raise ValueError("Pass either delay or at, not both.")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"delay must be a non-negative number of seconds or a timedelta; got {delay!r}.")
+        return now + timedelta(seconds=seconds) if seconds > 0 else None
+    if at is not None:
+        if not isinstance(at, datetime) or timezone.is_naive(at):
+            raise ValueError("at must be a timezone-aware datetime.")
+        return at if at > now else None
+    return None
+
+
+def _insert(record: JobRecord, *, now: datetime) -> JobRecord | None:
+    """Insert ``record``; if its unique key is held by an active job, return that job instead.
+
+    The hold is the unique ``unique_lock`` column: PostgreSQL makes a concurrent insert of the same key
+    wait for the holder's transaction, so exactly one wins even across processes, a rolled-back holder
+    frees the key, and it works while Redis is down.
+    """
+    if not record.unique_lock:
+        record.save(force_insert=True)
+        return None
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+            return None
+        except IntegrityError:
+            holder = JobRecord.objects.filter(unique_lock=record.unique_lock).first()
+            if holder is None:
+                continue  # the holder finished between our insert and this read: try again
+            if holder.unique_until is not None and holder.unique_until <= now:
+                # The hold outlived its TTL (a stuck job): release it and take the key.
+                JobRecord.objects.filter(pk=holder.pk, unique_lock=record.unique_lock).update(unique_lock=None)
+                continue
+            return holder
+    raise JobError(f"Could not acquire unique key {record.unique_lock!r}; try again.")
+
+
+def record_push(record: JobRecord) -> bool:
+    """Push a pending record to Redis. Safe to call twice: only the caller that claims it pushes.
+
+    Returns False (and leaves the record pending for the dispatcher) when Redis cannot be reached.
+    """
+    now = timezone.now()
+    target = JobStatus.SCHEDULED if record.scheduled_for and record.scheduled_for > now else JobStatus.QUEUED
+    claimed = JobRecord.objects.filter(pk=record.pk, status=JobStatus.PENDING).update(status=target, enqueued_at=now)
+    if not claimed:
+        return False
+    try:
+        _rq_enqueue(record, scheduled=target == JobStatus.SCHEDULED)
+    except RedisError as exc:
+        JobRecord.objects.filter(pk=record.pk, status=target).update(status=JobStatus.PENDING, enqueued_at=None)
+        record.status = JobStatus.PENDING
+        _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
+        return False
+    record.status, record.enqueued_at = target, now
+    _log("enqueued", record, scheduled_for=record.scheduled_for.isoformat() if record.scheduled_for else "-")
+    return True
+
+
+def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
+    queue = queue_get(record.queue)
+    cap = setting_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP")
+    job = queue.create_job(
+        RUN_FUNCTION,
+        args=(record.id,),
+        job_id=record.id,
+        timeout=record.timeout,
+        result_ttl=setting_int("TRENOVA_JOBS_RESULT_TTL"),
+        failure_ttl=setting_int("TRENOVA_JOBS_FAILURE_TTL"),
+        description=f"{record.job_type} {record.id}",
+        retry=Retry(max=record.max_retries, interval=backoff_intervals(record.max_retries, cap))
+        if record.max_retries
+        else None,
+        meta={"job_type": record.job_type},
+    )
+    if scheduled:
+        return queue.schedule_job(job, record.scheduled_for)
+    return queue.enqueue_job(job)
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    pushed: int
+    still_pending: int
+
+
+def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) -> DispatchResult:
+    """Push pending records whose after-commit push did not happen (Redis was down, process died).
+
+    Records younger than ``min_age_seconds`` are left to their own on-commit push. Stops at the first
+    Redis failure: the rest stay pending for the next sweep.
+    """
+    batch = limit or setting_int("TRENOVA_JOBS_DISPATCH_BATCH")
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    pending = JobRecord.objects.filter(status=JobStatus.PENDING, created_at__lte=cutoff).order_by("created_at")
+    pushed = 0
+    for record in pending[:batch]:
+        if record_push(record):
+            pushed += 1
+        elif record.status == JobStatus.PENDING:
+            break  # Redis is still unreachable
+    remaining = JobRecord.objects.filter(status=JobStatus.PENDING).count()
+    return DispatchResult(pushed=pushed, still_pending=remaining)
+
+
+# --- Worker-side transitions -------------------------------------------------------------------------
+
+
+def record_attempt_started(*, record_id: str) -> JobRecord | None:
+    """Mark an attempt as running; None when the job is finished or cancelled (a re-delivery)."""
+    now = timezone.now()
+    updated = (
+        JobRecord.objects.filter(pk=record_id)
+        .exclude(status__in=FINISHED_STATUSES)
+        .update(status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, scheduled_for=None)
+    )
+    if not updated:
+        return None
+    record = JobRecord.objects.get(pk=record_id)
+    _log("started", record)
+    return record
+
+
+def record_succeeded(*, record: JobRecord, result: Any, duration: float) -> bool:
+    """Final success: store the result, release the unique key, send ``job_succeeded`` once."""
+    now = timezone.now()
+    updated = JobRecord.objects.filter(pk=record.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
+    )
+    if not updated:
+        return False
+    record.refresh_from_db()
+    _log("succeeded", record, duration_ms=round(duration * 1000, 1))
+    job_succeeded.send(sender=JobRecord, record=record)
+    return True
+
+
+def record_attempt_failed(
+    *, record_id: str, error: str, traceback: str = "", will_retry: bool, retry_in: float = 0
+) -> JobRecord | None:
+    """An attempt failed: either ``retrying`` (another attempt is scheduled) or finally ``failed``.
+
+    On final failure the unique key is released and ``job_failed`` is sent exactly once.
+    """
+    now = timezone.now()
+    base = JobRecord.objects.filter(pk=record_id).exclude(status__in=FINISHED_STATUSES)
+    fields = {"error": error[:2000], "traceback": traceback[-20000:]}
+    if will_retry:
+        updated = base.update(status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields)
+    else:
+        updated = base.update(status=JobStatus.FAILED, finished_at=now, unique_lock=None, **fields)
+    if not updated:
+        return None
+    record = JobRecord.objects.get(pk=record_id)
+    if will_retry:
+        _log("retrying", record, logging.WARNING, retry_in_s=retry_in, error=error[:200])
+    else:
+        _log("failed", record, logging.ERROR, error=error[:200])
+        job_failed.send(sender=JobRecord, record=record)
+    return record
+
+
+def result_to_json(value: Any) -> Any:
+    """A handler's return value as plain JSON (dates, decimals and UUIDs become strings)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# --- Operator actions ------------------------------------------------------------------------------
+
+
+def job_cancel(*, record: JobRecord) -> JobRecord:
+    """Cancel a job that has not started running; its rq job is removed so it will not run."""
+    cancellable = [s for s in ACTIVE_STATUSES if s != JobStatus.RUNNING]
+    updated = JobRecord.objects.filter(pk=record.pk, status__in=cancellable).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), unique_lock=None
+    )
+    if not updated:
+        record.refresh_from_db()
+        raise JobStateError(f"Job {record.id} is {record.status}; only jobs not yet running can be cancelled.")
+    try:
+        _rq_job_delete(record)
+    except RedisError:
+        # The record says cancelled, and run() skips cancelled records, so a stale rq job is harmless.
+        logger.warning("event=cancel_redis_unreachable job_id=%s", record.id)
+    record.refresh_from_db()
+    _log("cancelled", record)
+    return record
+
+
+def job_retry(*, record: JobRecord) -> JobRecord:
+    """Run a failed or cancelled job again from scratch: attempts reset, same id, pushed after commit."""
+    if record.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise JobStateError(f"Job {record.id} is {record.status}; only failed or cancelled jobs can be retried.")
+    spec_ttl = registry_get(record.job_type).unique_ttl
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                updated = JobRecord.objects.filter(
+                    pk=record.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELLED)
+                ).update(
+                    status=JobStatus.PENDING,
+                    attempts=0,
+                    error="",
+                    traceback="",
+                    result=None,
+                    started_at=None,
+                    finished_at=None,
+                    enqueued_at=None,
+                    scheduled_for=None,
+                    unique_lock=record.unique_key or None,
+                    unique_until=now + timedelta(seconds=spec_ttl) if record.unique_key else None,
+                )
+        except IntegrityError:
+            raise JobStateError(
+                f"Another active job holds unique key {record.unique_key!r}; retry once it has finished."
+            ) from None
+        if not updated:
+            record.refresh_from_db()
+            raise JobStateError(f"Job {record.id} is {record.status}; it can no longer be retried.")
+        record.refresh_from_db()
+        _log("manual_retry", record)
+
+        def push() -> None:
+            with contextlib.suppress(RedisError):
+                _rq_job_delete(record)  # the failed/cancelled rq job, so the same id can be pushed afresh
+            record_push(record)
+
+        transaction.on_commit(push)
+    return record
+
+
+def _rq_job_delete(record: JobRecord) -> None:
+    """Remove the record's rq job from its queue and every registry, if it exists."""
+    queue = queue_get(record.queue)
+    try:
+        job = Job.fetch(record.id, connection=queue.connection, serializer=queue.serializer)
+    except NoSuchJobError:
+        return
+    job.delete()
+
+
+def redis_ping() -> bool:
+    try:
+        return bool(redis_connection().ping())
+    except RedisError:
+        return False

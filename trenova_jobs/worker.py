@@ -1,0 +1,116 @@
+"""The worker class behind ``manage.py rqworker``: weighted queue order, durable records, fast recovery."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from django.db import close_old_connections, connections
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
+
+from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
+from trenova_jobs.queues import strict_order, weighted_order
+from trenova_jobs.recovery import LivenessBeat, abandoned_jobs_recover
+from trenova_jobs.services import dispatch_pending, record_attempt_failed
+
+logger = logging.getLogger("trenova_jobs")
+
+
+def _error_summary(exc_string: str) -> str:
+    lines = [line for line in (exc_string or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "Job failed without an exception message."
+
+
+class WeightedWorker(Worker):
+    """An rq worker that picks the next queue by weight (Asynq's default) or by strict priority.
+
+    Before every dequeue the queues are put in a fresh weighted-random order; rq then pops from the first
+    non-empty one, so each queue leads in proportion to its weight and an empty queue never blocks.
+    """
+
+    def __init__(self, queues: Any, *args: Any, dequeue_seed: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("serializer", JSONSerializer)
+        kwargs.setdefault("default_worker_ttl", setting_int("TRENOVA_JOBS_WORKER_TTL"))
+        kwargs.setdefault("maintenance_interval", setting_int("TRENOVA_JOBS_MAINTENANCE_INTERVAL"))
+        super().__init__(queues, *args, **kwargs)
+        self._weights = queue_weights()
+        self._strategy = dequeue_strategy()
+        self._rng = random.Random(dequeue_seed)
+        self._liveness: LivenessBeat | None = None
+        self._order_queues()
+
+    # --- Queue order ---------------------------------------------------------------------------
+
+    def _order_queues(self) -> None:
+        by_name: dict[str, Queue] = {q.name: q for q in self.queues}
+        if self._strategy == "strict":
+            names = strict_order(list(by_name), self._weights)
+        else:
+            names = weighted_order(list(by_name), self._weights, self._rng)
+        self._ordered_queues = [by_name[name] for name in names]
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        self._order_queues()
+
+    # --- Lifecycle -----------------------------------------------------------------------------
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        self._liveness = LivenessBeat(self.connection, self.name, setting_int("TRENOVA_JOBS_WORKER_LIVENESS_TTL"))
+        self._liveness.start()
+
+    def teardown(self) -> None:
+        if not self.is_horse and self._liveness is not None:
+            self._liveness.stop()
+        super().teardown()
+
+    def run_maintenance_tasks(self) -> None:
+        # Ours first: rq's registry cleanup would move abandoned jobs without updating their records.
+        for task in (self._recover_abandoned, self._dispatch_outbox):
+            try:
+                task()
+            except Exception:
+                logger.exception("event=maintenance_failed task=%s", task.__name__)
+        close_old_connections()
+        super().run_maintenance_tasks()
+
+    def _recover_abandoned(self) -> None:
+        abandoned_jobs_recover(connection=self.connection, queues=self.queues)
+
+    def _dispatch_outbox(self) -> None:
+        result = dispatch_pending()
+        if result.pushed:
+            logger.info("event=outbox_dispatched pushed=%s still_pending=%s", result.pushed, result.still_pending)
+
+    # --- Execution -----------------------------------------------------------------------------
+
+    def fork_work_horse(self, job: Any, queue: Queue) -> None:
+        # A forked child must not share the parent's database socket.
+        connections.close_all()
+        super().fork_work_horse(job, queue)
+
+    def perform_job(self, job: Any, queue: Queue) -> bool:
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            if self.is_horse:
+                connections.close_all()
+
+    def handle_job_failure(
+        self, job: Any, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
+    ) -> None:
+        will_retry = bool(job.retries_left and job.retries_left > 0 and self._stopped_job_id != job.id)
+        retry_in = job.get_retry_interval() if will_retry else 0
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        try:
+            record_attempt_failed(
+                record_id=job.id,
+                error=_error_summary(exc_string),
+                traceback=exc_string,
+                will_retry=will_retry,
+                retry_in=retry_in,
+            )
+        except Exception:
+            logger.exception("event=record_update_failed job_id=%s", job.id)
