@@ -80,9 +80,12 @@ class Membership(TimeStampedModel):
         return f"{self.user} @ {self.organization}"
 
     def clean(self) -> None:
-        if self.business_unit_id and self.organization_id:
-            if self.business_unit.organization_id != self.organization_id:
-                raise ValidationError({"business_unit": "The business unit belongs to another organization."})
+        if (
+            self.business_unit_id
+            and self.organization_id
+            and self.business_unit.organization_id != self.organization_id
+        ):
+            raise ValidationError({"business_unit": "The business unit belongs to another organization."})
 
 
 class OrganizationScopedModel(TimeStampedModel):
@@ -284,9 +287,7 @@ class Shipment(OrganizationScopedModel):
                 condition=_differ("origin_location", "destination_location"),
                 name="shipment_origin_differs_from_destination",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=ShipmentStatus.values), name="shipment_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=ShipmentStatus.values), name="shipment_status_valid"),
             models.CheckConstraint(
                 condition=Q(freight_charge_amount__isnull=True) | Q(freight_charge_amount__gte=0),
                 name="shipment_freight_charge_not_negative",
@@ -313,11 +314,7 @@ class Shipment(OrganizationScopedModel):
         errors: dict[str, str] = {}
         if self.origin_location_id and self.origin_location_id == self.destination_location_id:
             errors["destination_location"] = "The destination must differ from the origin."
-        if (
-            self.planned_pickup_at
-            and self.planned_delivery_at
-            and self.planned_delivery_at < self.planned_pickup_at
-        ):
+        if self.planned_pickup_at and self.planned_delivery_at and self.planned_delivery_at < self.planned_pickup_at:
             errors["planned_delivery_at"] = "Planned delivery cannot be before planned pickup."
         if errors:
             raise ValidationError(errors)
@@ -341,9 +338,7 @@ class DedicatedLane(OrganizationScopedModel):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="dedicated_lanes", help_text="Customer served."
     )
-    origin_location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, related_name="+", help_text="Lane origin."
-    )
+    origin_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", help_text="Lane origin.")
     destination_location = models.ForeignKey(
         Location, on_delete=models.PROTECT, related_name="+", help_text="Lane destination; differs from origin."
     )
@@ -382,9 +377,7 @@ class DedicatedLane(OrganizationScopedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                Lower("name"), "organization", name="dedicated_lane_name_unique_per_org_ci"
-            ),
+            models.UniqueConstraint(Lower("name"), "organization", name="dedicated_lane_name_unique_per_org_ci"),
             models.CheckConstraint(
                 condition=~Q(origin_location=F("destination_location")),
                 name="dedicated_lane_origin_differs_from_destination",

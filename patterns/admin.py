@@ -1,0 +1,360 @@
+"""Admin for the TMS domain: tenants, master data, shipments, dedicated lanes and pattern configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from patterns.models import (
+    BusinessUnit,
+    Customer,
+    DedicatedLane,
+    EquipmentType,
+    Location,
+    Membership,
+    Organization,
+    PatternConfig,
+    ServiceType,
+    Shipment,
+    ShipmentType,
+    Worker,
+)
+
+TIMESTAMPS = ("created_at", "updated_at")
+TIMESTAMPS_FIELDSET = ("Timestamps", {"fields": TIMESTAMPS, "classes": ("collapse",)})
+
+
+class TimestampedAdmin(admin.ModelAdmin):
+    readonly_fields = TIMESTAMPS
+
+
+class OrganizationScopedAdmin(TimestampedAdmin):
+    """Master data: small per-organization tables, searchable so that other admins can autocomplete them."""
+
+    list_filter = ("organization",)
+    list_select_related = ("organization",)
+
+
+# --- Tenancy ---------------------------------------------------------------------------------------
+
+
+class BusinessUnitInline(admin.TabularInline):
+    model = BusinessUnit
+    extra = 0
+    fields = ("code", "name")
+
+
+class PatternConfigInline(admin.StackedInline):
+    model = PatternConfig
+    extra = 0
+    max_num = 1
+    can_delete = True
+
+
+@admin.register(Organization)
+class OrganizationAdmin(TimestampedAdmin):
+    list_display = ("name", "slug", "business_unit_count", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (BusinessUnitInline, PatternConfigInline)
+    fieldsets = ((None, {"fields": ("name", "slug")}), TIMESTAMPS_FIELDSET)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return super().get_queryset(request).annotate(_business_unit_count=Count("business_units"))
+
+    @admin.display(description="Business units", ordering="_business_unit_count")
+    def business_unit_count(self, obj: Organization) -> int:
+        return obj._business_unit_count  # type: ignore[attr-defined]
+
+
+@admin.register(BusinessUnit)
+class BusinessUnitAdmin(OrganizationScopedAdmin):
+    list_display = ("name", "code", "organization", "created_at")
+    search_fields = ("name", "code", "organization__name")
+    fieldsets = ((None, {"fields": ("organization", "code", "name")}), TIMESTAMPS_FIELDSET)
+
+
+@admin.register(Membership)
+class MembershipAdmin(OrganizationScopedAdmin):
+    list_display = ("user", "organization", "business_unit", "created_at")
+    list_select_related = ("user", "organization", "business_unit__organization")
+    search_fields = ("user__username", "user__email", "organization__name", "business_unit__name")
+    autocomplete_fields = ("user", "business_unit")
+    fieldsets = ((None, {"fields": ("user", "organization", "business_unit")}), TIMESTAMPS_FIELDSET)
+
+
+class MembershipInline(admin.StackedInline):
+    """The user's organization and business unit, edited on the user's own page."""
+
+    model = Membership
+    can_delete = True
+    extra = 0
+    max_num = 1
+    fields = ("organization", "business_unit")
+    autocomplete_fields = ("business_unit",)
+
+
+User = get_user_model()
+
+
+class MemberUserAdmin(UserAdmin):
+    inlines = (MembershipInline,)
+    list_display = (*UserAdmin.list_display, "membership_organization")
+    list_select_related = ("membership__organization",)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        # Django's two-step "add user" form only asks for credentials; the membership comes after.
+        return self.inlines if obj is not None else ()
+
+    @admin.display(description="Organization", ordering="membership__organization__name")
+    def membership_organization(self, obj: Any) -> str:
+        membership = getattr(obj, "membership", None)
+        return str(membership.organization) if membership else "—"
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, MemberUserAdmin)
+
+
+# --- Master data -----------------------------------------------------------------------------------
+
+
+@admin.register(Customer)
+class CustomerAdmin(OrganizationScopedAdmin):
+    list_display = ("code", "name", "organization", "created_at")
+    search_fields = ("code", "name")
+    fieldsets = ((None, {"fields": ("organization", "code", "name")}), TIMESTAMPS_FIELDSET)
+
+
+@admin.register(Location)
+class LocationAdmin(OrganizationScopedAdmin):
+    list_display = ("code", "name", "city", "state", "postal_code", "organization")
+    list_filter = ("organization", "state")
+    search_fields = ("code", "name", "city", "postal_code")
+    fieldsets = (
+        (None, {"fields": ("organization", "code", "name")}),
+        ("Address", {"fields": ("city", "state", "postal_code")}),
+        TIMESTAMPS_FIELDSET,
+    )
+
+
+class CodedTypeAdmin(OrganizationScopedAdmin):
+    list_display = ("code", "description", "organization")
+    search_fields = ("code", "description")
+    fieldsets = ((None, {"fields": ("organization", "code", "description")}), TIMESTAMPS_FIELDSET)
+
+
+@admin.register(ServiceType)
+class ServiceTypeAdmin(CodedTypeAdmin):
+    pass
+
+
+@admin.register(ShipmentType)
+class ShipmentTypeAdmin(CodedTypeAdmin):
+    pass
+
+
+@admin.register(EquipmentType)
+class EquipmentTypeAdmin(CodedTypeAdmin):
+    list_display = ("code", "equipment_class", "description", "organization")
+    list_filter = ("organization", "equipment_class")
+    fieldsets = (
+        (None, {"fields": ("organization", "code", "equipment_class", "description")}),
+        TIMESTAMPS_FIELDSET,
+    )
+
+    # Autocomplete widgets name the field they serve; offer tractors for tractor_type and trailers
+    # for trailer_type so that the pickers on shipments and lanes only list sensible choices.
+    _CLASS_BY_FIELD = {
+        "tractor_type": EquipmentType.EquipmentClass.TRACTOR,
+        "trailer_type": EquipmentType.EquipmentClass.TRAILER,
+    }
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[EquipmentType], search_term: str
+    ) -> tuple[QuerySet[EquipmentType], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        equipment_class = self._CLASS_BY_FIELD.get(request.GET.get("field_name", ""))
+        if equipment_class and request.GET.get("app_label") == "patterns":
+            queryset = queryset.filter(equipment_class=equipment_class)
+        return queryset, may_have_duplicates
+
+
+@admin.register(Worker)
+class WorkerAdmin(OrganizationScopedAdmin):
+    list_display = ("code", "last_name", "first_name", "organization")
+    search_fields = ("code", "first_name", "last_name")
+    fieldsets = ((None, {"fields": ("organization", "code", "first_name", "last_name")}), TIMESTAMPS_FIELDSET)
+
+
+# --- Shipments and lanes ---------------------------------------------------------------------------
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(TimestampedAdmin):
+    list_display = (
+        "pro_number",
+        "status",
+        "customer",
+        "lane",
+        "planned_pickup_at",
+        "planned_delivery_at",
+        "freight_charge_amount",
+        "is_hazmat",
+        "organization",
+    )
+    list_filter = ("status", "is_hazmat", "organization")
+    search_fields = (
+        "^pro_number",
+        "customer__code",
+        "customer__name",
+        "origin_location__code",
+        "destination_location__code",
+    )
+    list_select_related = ("organization", "customer", "origin_location", "destination_location")
+    # The shipment table is the big one: no select boxes listing every related row, no COUNT(*)
+    # of the whole table on each changelist page.
+    autocomplete_fields = (
+        "business_unit",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "tractor_type",
+        "trailer_type",
+        "owner",
+    )
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    fieldsets = (
+        (None, {"fields": ("organization", "business_unit", "pro_number", "status", "customer", "owner")}),
+        (
+            "Route and schedule",
+            {
+                "fields": (
+                    ("origin_location", "destination_location"),
+                    ("planned_pickup_at", "planned_delivery_at"),
+                    "actual_delivery_at",
+                )
+            },
+        ),
+        (
+            "Load",
+            {
+                "fields": (
+                    ("service_type", "shipment_type"),
+                    ("tractor_type", "trailer_type"),
+                    "freight_charge_amount",
+                    "is_hazmat",
+                )
+            },
+        ),
+        TIMESTAMPS_FIELDSET,
+    )
+
+    @admin.display(description="Lane")
+    def lane(self, obj: Shipment) -> str:
+        origin = obj.origin_location.code if obj.origin_location else "?"
+        destination = obj.destination_location.code if obj.destination_location else "?"
+        return f"{origin} → {destination}"
+
+
+@admin.register(DedicatedLane)
+class DedicatedLaneAdmin(TimestampedAdmin):
+    list_display = (
+        "name",
+        "status",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "primary_worker",
+        "auto_assign",
+        "organization",
+    )
+    list_filter = ("status", "auto_assign", "organization")
+    search_fields = ("name", "customer__code", "customer__name", "origin_location__code", "destination_location__code")
+    list_select_related = (
+        "organization",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "primary_worker",
+    )
+    autocomplete_fields = (
+        "business_unit",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "tractor_type",
+        "trailer_type",
+        "primary_worker",
+        "secondary_worker",
+    )
+    fieldsets = (
+        (None, {"fields": ("organization", "business_unit", "name", "status", "customer")}),
+        ("Route", {"fields": (("origin_location", "destination_location"),)}),
+        (
+            "Service and equipment",
+            {"fields": (("service_type", "shipment_type"), ("tractor_type", "trailer_type"))},
+        ),
+        (
+            "Drivers",
+            {
+                "fields": (("primary_worker", "secondary_worker"), "auto_assign"),
+                "description": "Auto-assign needs a primary driver; the secondary must be someone else.",
+            },
+        ),
+        TIMESTAMPS_FIELDSET,
+    )
+
+
+# --- Pattern configuration -------------------------------------------------------------------------
+
+
+@admin.register(PatternConfig)
+class PatternConfigAdmin(TimestampedAdmin):
+    list_display = (
+        "organization",
+        "enabled",
+        "min_frequency",
+        "analysis_window_days",
+        "min_confidence_score",
+        "suggestion_ttl_days",
+        "require_exact_match",
+        "weight_recent_shipments",
+        "rejection_cooldown_days",
+    )
+    list_filter = ("enabled", "require_exact_match", "weight_recent_shipments")
+    list_select_related = ("organization",)
+    search_fields = ("organization__name", "organization__slug")
+    fieldsets = (
+        (None, {"fields": ("organization", "enabled")}),
+        (
+            "Detection",
+            {
+                "fields": (
+                    "min_frequency",
+                    "analysis_window_days",
+                    "min_confidence_score",
+                    "require_exact_match",
+                    "weight_recent_shipments",
+                )
+            },
+        ),
+        ("Suggestions", {"fields": ("suggestion_ttl_days", "rejection_cooldown_days")}),
+        TIMESTAMPS_FIELDSET,
+    )
