@@ -96,3 +96,51 @@ def start_worker(redis_conn: redis.Redis) -> Iterator[Callable[..., subprocess.P
             _killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         _killpg(proc.pid, signal.SIGKILL)  # rq's scheduler child may outlive its parent
+
+
+class PrivateRedis:
+    """A redis-server on its own port that a test may stop and start (to simulate an outage)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        wait_for(lambda: _pings(client), timeout=10, message=f"redis-server on port {self.port}")
+        client.close()
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+        self._proc = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateRedis]:
+    """Point every queue at a private redis-server (running at first) that the test controls."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = PrivateRedis(port)
+    server.start()
+    for config in settings.RQ_QUEUES.values():
+        monkeypatch.setitem(config, "URL", server.url)
+    yield server
+    server.stop()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import django_rq
 from django.conf import settings
@@ -77,3 +79,12 @@ def backoff_delay(retry_number: int, cap_seconds: int) -> int:
 def backoff_intervals(max_retries: int, cap_seconds: int) -> list[int]:
     """The delay before each retry, in order, as rq's ``Retry(interval=[...])`` wants them."""
     return [backoff_delay(n, cap_seconds) for n in range(1, max_retries + 1)]
+
+
+def rq_due_time(timestamp: float) -> datetime:
+    """The time to hand rq's scheduler so that a job never runs before ``timestamp``.
+
+    rq keeps scheduled times in whole seconds, truncating, so a job due at 12.9 s would run at 12 s;
+    rounding up to the next whole second keeps delays and backoffs at least as long as asked.
+    """
+    return datetime.fromtimestamp(math.ceil(timestamp), tz=UTC)

@@ -86,9 +86,14 @@ def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue]) -> lis
             if not job.worker_name or worker_alive(connection, job.worker_name):
                 continue
             # Two workers may sweep at once: only the one that claims the job handles it.
-            if not connection.set(f"{REAP_CLAIM_PREFIX}{job_id}", 1, nx=True, ex=60):
+            claim = f"{REAP_CLAIM_PREFIX}{job_id}"
+            if not connection.set(claim, 1, nx=True, ex=60):
                 continue
-            _recover(job, queue, registry)
+            try:
+                _recover(job, queue, registry)
+            except Exception:
+                connection.delete(claim)  # let the next sweep try again
+                raise
             recovered.append(job_id)
     return recovered
 
@@ -102,7 +107,9 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry) -> None:
         if will_retry:
             # No backoff: the handler did not fail, its process vanished; run it again now.
             job.retries_left -= 1
-            queue.enqueue_job(job, pipeline=pipe)
+            # What rq's own Job.retry() calls: enqueue inside our pipeline, skipping dependency checks
+            # (enqueue_job() would open a second transaction on the pipeline).
+            queue._enqueue_job(job, pipeline=pipe)
         else:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
             job._exc_info = error

@@ -20,15 +20,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq import Retry
 
 from trenova_jobs.conf import setting_int
 from trenova_jobs.errors import JobError, JobStateError
 from trenova_jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, JobRecord, JobStatus, job_id_new
 from trenova_jobs.payloads import JobPayload, payload_parse, payload_to_json
-from trenova_jobs.queues import backoff_intervals, queue_get, redis_connection
+from trenova_jobs.queues import backoff_intervals, queue_get, redis_connection, rq_due_time
 from trenova_jobs.registry import registry_get
 from trenova_jobs.signals import job_failed, job_succeeded
 
@@ -201,7 +201,7 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
         meta={"job_type": record.job_type},
     )
     if scheduled:
-        return queue.schedule_job(job, record.scheduled_for)
+        return queue.schedule_job(job, rq_due_time(record.scheduled_for.timestamp()))
     return queue.enqueue_job(job)
 
 

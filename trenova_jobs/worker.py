@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from django.db import close_old_connections, connections
 from rq import Queue, Worker
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
-from trenova_jobs.queues import strict_order, weighted_order
+from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import LivenessBeat, abandoned_jobs_recover
 from trenova_jobs.services import dispatch_pending, record_attempt_failed
 
 logger = logging.getLogger("trenova_jobs")
+
+
+class BackoffJob(Job):
+    """An rq job whose retry never runs early.
+
+    rq's own retry truncates the due time to whole seconds: a 1 s backoff could fire after 0.1 s.
+    """
+
+    def retry(self, queue: Queue, pipeline: Any) -> None:
+        interval = self.get_retry_interval()
+        if not interval:
+            super().retry(queue, pipeline)
+            return
+        self.retries_left = self.retries_left - 1
+        self.set_status(JobStatus.SCHEDULED)
+        queue.schedule_job(self, rq_due_time(time.time() + interval), pipeline=pipeline)
 
 
 def _error_summary(exc_string: str) -> str:
@@ -32,6 +50,7 @@ class WeightedWorker(Worker):
 
     def __init__(self, queues: Any, *args: Any, dequeue_seed: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("serializer", JSONSerializer)
+        kwargs.setdefault("job_class", BackoffJob)
         kwargs.setdefault("default_worker_ttl", setting_int("TRENOVA_JOBS_WORKER_TTL"))
         kwargs.setdefault("maintenance_interval", setting_int("TRENOVA_JOBS_MAINTENANCE_INTERVAL"))
         super().__init__(queues, *args, **kwargs)

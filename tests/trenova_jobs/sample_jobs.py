@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+from django.dispatch import receiver
+
 from trenova_jobs.errors import NonRetryableError
 from trenova_jobs.payloads import JobPayload
 from trenova_jobs.queues import redis_connection
 from trenova_jobs.registry import JobContext, job_type
+from trenova_jobs.signals import job_failed, job_succeeded
 
 
 class TokenPayload(JobPayload):
@@ -53,3 +56,14 @@ def handle_test_sleep(payload: TokenPayload, ctx: JobContext) -> dict:
     if count == 1:
         time.sleep(payload.seconds)
     return {"attempt": ctx.attempt}
+
+
+# Count outcome signals in Redis, so tests can check from outside a worker that each is sent once.
+@receiver(job_succeeded, dispatch_uid="tests.count_job_succeeded")
+def _count_succeeded(sender: object, record: object, **kwargs: object) -> None:
+    redis_connection().incr(f"test:signal:succeeded:{record.id}")
+
+
+@receiver(job_failed, dispatch_uid="tests.count_job_failed")
+def _count_failed(sender: object, record: object, **kwargs: object) -> None:
+    redis_connection().incr(f"test:signal:failed:{record.id}")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
+from redis import Redis
 
 from trenova_jobs.conf import DEQUEUE_STRATEGIES, queue_weights
-from trenova_jobs.queues import queue_get, redis_connection
+from trenova_jobs.queues import queue_get
 from trenova_jobs.worker import WeightedWorker
 
 
@@ -40,13 +42,11 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if options["strategy"]:
-            from django.conf import settings
-
             settings.TRENOVA_JOBS_DEQUEUE_STRATEGY = options["strategy"]
         connections.close_all()  # the worker forks; children open their own connections
-        worker = WeightedWorker(
-            queues, connection=redis_connection(), name=options["name"], dequeue_seed=options["seed"]
-        )
+        # A client of its own without a read timeout: rq sets one that fits its blocking dequeue.
+        connection = Redis.from_url(settings.RQ_QUEUES[names[0]]["URL"], socket_connect_timeout=5)
+        worker = WeightedWorker(queues, connection=connection, name=options["name"], dequeue_seed=options["seed"])
         worker.work(
             burst=options["burst"],
             with_scheduler=not options["no_scheduler"],
