@@ -1,0 +1,139 @@
+"""Health, metrics, structured logs and the admin of job records."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from tests.conftest import wait_for
+from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.recovery import liveness_key
+from trenova_jobs.services import enqueue, record_attempt_failed, record_attempt_started, record_succeeded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_user("ops", password="pw", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return client
+
+
+def test_healthz_is_503_without_a_live_worker(client, redis_conn):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["database"], body["redis"], body["workers"]) == ("ok", "ok", 0)
+    assert "no live worker" in body["errors"]["workers"]
+
+
+def test_healthz_is_200_with_a_live_worker(client, redis_conn):
+    redis_conn.set(liveness_key("w1"), 1, ex=30)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1, "errors": {}}
+
+
+def test_healthz_reports_redis_down(client, private_redis):
+    private_redis.stop()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["redis"] == "down"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_sees_a_real_worker(client, start_worker):
+    start_worker()
+    wait_for(lambda: client.get("/healthz").status_code == 200, timeout=30, message="a healthy worker")
+
+
+def test_metrics_need_staff_or_token(client, redis_conn):
+    assert client.get("/metrics").status_code == 401
+    with override_settings(TRENOVA_METRICS_TOKEN="s3cret"):
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+    plain = get_user_model().objects.create_user("plain", password="pw")
+    client.force_login(plain)
+    assert client.get("/metrics").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # the queued job is pushed on commit
+def test_metrics_report_jobs_retries_durations_and_queues(staff_client, redis_conn):
+    ok = enqueue("system:noop", {})
+    record_attempt_started(record_id=ok.id)
+    record_succeeded(record=ok, result=None, duration=0.01)
+    bad = enqueue("test:flaky", {"token": "m"})
+    record_attempt_started(record_id=bad.id)
+    record_attempt_failed(record_id=bad.id, error="x", will_retry=True, retry_in=1)
+    record_attempt_started(record_id=bad.id)
+    record_attempt_failed(record_id=bad.id, error="x", will_retry=False)
+    enqueue("system:noop", {}, queue="critical")
+
+    text = staff_client.get("/metrics").content.decode()
+    assert 'trenova_jobs{job_type="system:noop",status="succeeded"} 1.0' in text
+    assert 'trenova_jobs{job_type="test:flaky",status="failed"} 1.0' in text
+    assert 'trenova_job_retries{job_type="test:flaky"} 1.0' in text
+    assert 'trenova_job_duration_seconds_count{job_type="system:noop"} 1.0' in text
+    assert 'trenova_job_duration_seconds_bucket{job_type="system:noop",le="+Inf"} 1.0' in text
+    assert 'trenova_queue_depth{queue="critical"} 1.0' in text
+    assert "trenova_workers_alive 0.0" in text
+    assert "trenova_redis_up 1.0" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_events_are_logged_with_their_fields(redis_conn, caplog):
+    caplog.set_level(logging.INFO, logger="trenova_jobs")
+    record = enqueue("system:noop", {})
+    record_attempt_started(record_id=record.id)
+    record_attempt_failed(record_id=record.id, error="boom", will_retry=True, retry_in=2)
+    record_attempt_started(record_id=record.id)
+    record_succeeded(record=record, result=None, duration=0.25)
+    failing = enqueue("system:noop", {})
+    record_attempt_started(record_id=failing.id)
+    record_attempt_failed(record_id=failing.id, error="boom", will_retry=False)
+
+    events = [r.job for r in caplog.records if hasattr(r, "job")]
+    mine = [e for e in events if e["job_id"] == record.id]
+    assert [e["event"] for e in mine] == ["recorded", "enqueued", "started", "retrying", "started", "succeeded"]
+    assert all(e["job_type"] == "system:noop" and e["queue"] == "default" for e in mine)
+    assert mine[3]["retry_in_s"] == 2 and mine[3]["attempt"] == 1
+    assert mine[-1]["attempt"] == 2 and mine[-1]["duration_ms"] == 250.0
+    assert [e["event"] for e in events if e["job_id"] == failing.id][-1] == "failed"
+    assert f"event=succeeded job_id={record.id}" in caplog.text
+
+
+# --- Admin -------------------------------------------------------------------------------------------
+
+
+def test_admin_lists_filters_and_shows_records(staff_client, redis_conn):
+    record = enqueue("system:noop", {"value": 7}, unique_key="adm")
+    assert staff_client.get("/admin/trenova_jobs/jobrecord/?status__exact=queued").status_code == 200
+    page = staff_client.get(f"/admin/trenova_jobs/jobrecord/?q={record.id}").content.decode()
+    assert record.id in page
+    detail = staff_client.get(f"/admin/trenova_jobs/jobrecord/{record.id}/change/").content.decode()
+    assert "&quot;value&quot;: 7" in detail
+    index = staff_client.get("/admin/").content.decode()
+    assert "/admin/django_rq/queue/" in index  # the queue dashboard is linked from the admin index
+
+
+def test_admin_actions_cancel_and_retry(staff_client, redis_conn):
+    queued = enqueue("system:noop", {})
+    running = enqueue("system:noop", {})
+    record_attempt_started(record_id=running.id)
+    url = "/admin/trenova_jobs/jobrecord/"
+    response = staff_client.post(
+        url, {"action": "cancel_jobs", "_selected_action": [queued.id, running.id]}, follow=True
+    )
+    text = response.content.decode()
+    assert "Cancelled 1 job(s)." in text
+    assert "only jobs not yet running can be cancelled" in text
+    assert JobRecord.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
+    assert JobRecord.objects.get(pk=running.pk).status == JobStatus.RUNNING
+
+    response = staff_client.post(url, {"action": "retry_jobs", "_selected_action": [queued.id]}, follow=True)
+    assert "Re-queued 1 job(s)." in response.content.decode()
+    assert JobRecord.objects.get(pk=queued.pk).status in (JobStatus.PENDING, JobStatus.QUEUED)
