@@ -1,16 +1,41 @@
-"""What a worker runs for every job: ``run(record_id)`` looks the record up and calls its handler."""
+"""What a worker runs for every job: ``run(record_id)`` calls the job type's handler with its payload.
+
+Under ``WeightedWorker`` the worker's main process (the supervisor) owns the job record: it marks the
+attempt started before forking the work horse and settles the outcome after the horse exits, on its own
+long-lived database connection. The horse then needs the database only if the handler does. The record
+reaches the horse through ``supervise()``, i.e. through the memory the fork copies. Run by any other
+worker, ``run`` does the bookkeeping itself.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from rq import get_current_job
 
 from trenova_jobs.errors import NonRetryableError, PayloadValidationError, UnknownJobTypeError
+from trenova_jobs.models import JobRecord
 from trenova_jobs.payloads import payload_parse
 from trenova_jobs.registry import JobContext, registry_get
 from trenova_jobs.services import record_attempt_started, record_succeeded, result_to_json
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """The attempt the supervisor has started for ``record_id`` (``record`` None: do not run it)."""
+
+    record_id: str
+    record: JobRecord | None
+
+
+_supervised: Supervised | None = None
+
+
+def supervise(attempt: Supervised | None) -> None:
+    global _supervised
+    _supervised = attempt
 
 
 def _no_more_retries() -> None:
@@ -26,7 +51,8 @@ def _give_up(reason: Exception) -> NoReturn:
 
 
 def run(record_id: str) -> Any:
-    record = record_attempt_started(record_id=record_id)
+    supervised = _supervised if _supervised is not None and _supervised.record_id == record_id else None
+    record = supervised.record if supervised else record_attempt_started(record_id=record_id)
     if record is None:
         # Finished or cancelled already: a re-delivery (at-least-once) that must not run again.
         return {"skipped": True, "job_id": record_id}
@@ -54,5 +80,6 @@ def run(record_id: str) -> Any:
         result = result_to_json(value)
     except (TypeError, ValueError) as exc:
         _give_up(exc)
-    record_succeeded(record=record, result=result, duration=time.monotonic() - started)
+    if supervised is None:
+        record_succeeded(record=record, result=result, duration=time.monotonic() - started)
     return result

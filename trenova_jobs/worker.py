@@ -7,17 +7,25 @@ import random
 import time
 from typing import Any
 
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
+from trenova_jobs.execution import Supervised, supervise
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import LivenessBeat, abandoned_jobs_recover
-from trenova_jobs.services import dispatch_pending, record_attempt_failed
+from trenova_jobs.services import (
+    dispatch_pending,
+    record_attempt_failed,
+    record_attempt_started,
+    record_succeeded,
+)
 
 logger = logging.getLogger("trenova_jobs")
+
+FAILURE_META = "trenova_failure"
 
 
 class BackoffJob(Job):
@@ -103,33 +111,78 @@ class WeightedWorker(Worker):
         if result.pushed:
             logger.info("event=outbox_dispatched pushed=%s still_pending=%s", result.pushed, result.still_pending)
 
-    # --- Execution -----------------------------------------------------------------------------
+    # --- Execution: the main process owns the record; the horse only runs the handler ----------
 
-    def fork_work_horse(self, job: Any, queue: Queue) -> None:
-        # A forked child must not share the parent's database socket.
-        connections.close_all()
-        super().fork_work_horse(job, queue)
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.meta.pop(FAILURE_META, None) is not None:
+            job.save_meta()
+        try:
+            record = record_attempt_started(record_id=job.id)
+        except DatabaseError:
+            # Leave the bookkeeping to run() in the horse: if the database is still down there, the
+            # attempt fails and rq retries it with backoff.
+            logger.exception("event=record_start_failed job_id=%s", job.id)
+            connections.close_all()
+            super().execute_job(job, queue)
+            return
+        supervise(Supervised(record_id=job.id, record=record))
+        try:
+            super().execute_job(job, queue)
+        finally:
+            supervise(None)
+        if record is not None:
+            try:
+                self._settle(job, record)
+            except Exception:
+                logger.exception("event=record_settle_failed job_id=%s", job.id)
 
-    def perform_job(self, job: Any, queue: Queue) -> bool:
+    def _settle(self, job: Job, record: Any) -> None:
+        """Write the attempt's outcome, as rq recorded it in Redis, to the job record."""
+        job.refresh()
+        failure = job.meta.get(FAILURE_META)
+        if failure is not None:
+            record_attempt_failed(record_id=job.id, **failure)
+        elif job.get_status(refresh=False) == JobStatus.FINISHED:
+            duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
+            record_succeeded(record=record, result=job.return_value(refresh=True), duration=duration)
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        _detach_inherited_connections()
+        super().main_work_horse(job, queue)
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
         try:
             return super().perform_job(job, queue)
         finally:
             if self.is_horse:
-                connections.close_all()
+                connections.close_all()  # only the horse's own connections: inherited ones are detached
 
     def handle_job_failure(
-        self, job: Any, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
+        self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
     ) -> None:
+        # Runs in the horse (the handler raised) or in the main process (the horse died). Either way the
+        # outcome travels in the job's meta to _settle(), which runs in the main process.
         will_retry = bool(job.retries_left and job.retries_left > 0 and self._stopped_job_id != job.id)
-        retry_in = job.get_retry_interval() if will_retry else 0
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        job.meta[FAILURE_META] = {
+            "error": _error_summary(exc_string),
+            "traceback": exc_string[-20000:],
+            "will_retry": will_retry,
+            "retry_in": job.get_retry_interval() if will_retry else 0,
+        }
         try:
-            record_attempt_failed(
-                record_id=job.id,
-                error=_error_summary(exc_string),
-                traceback=exc_string,
-                will_retry=will_retry,
-                retry_in=retry_in,
-            )
+            job.save_meta()
         except Exception:
-            logger.exception("event=record_update_failed job_id=%s", job.id)
+            logger.exception("event=failure_meta_not_saved job_id=%s", job.id)
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+
+
+# Connections a horse inherited from the main process. Kept referenced and never closed: closing one
+# would end the main process's database session. The horse leaves through os._exit, so no finaliser runs.
+_inherited_connections: list[Any] = []
+
+
+def _detach_inherited_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None:
+            _inherited_connections.append(conn.connection)
+            conn.connection = None

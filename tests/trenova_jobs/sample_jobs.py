@@ -67,3 +67,11 @@ def _count_succeeded(sender: object, record: object, **kwargs: object) -> None:
 @receiver(job_failed, dispatch_uid="tests.count_job_failed")
 def _count_failed(sender: object, record: object, **kwargs: object) -> None:
     redis_connection().incr(f"test:signal:failed:{record.id}")
+
+
+@job_type("test:db_touch", payload=TokenPayload, queue="default", max_retries=0)
+def handle_test_db_touch(payload: TokenPayload, ctx: JobContext) -> dict:
+    """Uses the database from the work horse, as real handlers do."""
+    from trenova_jobs.models import JobRecord
+
+    return {"records": JobRecord.objects.filter(job_type="test:db_touch").count()}

@@ -170,3 +170,15 @@ def test_weighted_dequeue_tracks_the_weights(start_worker):
 def test_strict_priority_drains_heavier_queues_first(start_worker):
     order = _run_mix(start_worker, {"system": 5, "critical": 5, "shipment": 5}, "--strategy", "strict")
     assert order == ["critical"] * 5 + ["shipment"] * 5 + ["system"] * 5
+
+
+def test_horses_using_the_database_leave_the_supervisor_connection_intact(redis_conn, start_worker):
+    # The supervisor keeps one connection across jobs; each horse must open its own and never touch the
+    # inherited one, or the supervisor's next query would fail or read another process's replies.
+    ids = [enqueue("test:db_touch", {"token": str(i)}).id for i in range(6)]
+    ids.append(enqueue("system:noop", {"value": 1}).id)
+    start_worker()
+    for record_id in ids:
+        _wait_status(record_id, JobStatus.SUCCEEDED, timeout=30)
+    results = [JobRecord.objects.get(pk=i).result for i in ids[:6]]
+    assert results == [{"records": 6}] * 6
