@@ -44,7 +44,8 @@ def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float
 
 def _database_url() -> str:
     db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def _killpg(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The demo: install, make sure Redis answers, migrate, seed realistic shipments, run a real worker,
+# and print what came out. Uses an SQLite file unless DATABASE_URL is set.
+#   scripts/demo.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_venv
+ensure_redis
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+export DJANGO_SETTINGS_MODULE=project.settings
+PY="$VENV/bin/python"
+say "Migrating (${DATABASE_URL:-SQLite file db.sqlite3})"
+"$PY" manage.py migrate -v0
+say "Seeding demo data"
+"$PY" manage.py seed_demo --flush
+say "Running one job through a real worker"
+"$PY" manage.py demo_run
