@@ -204,6 +204,17 @@ def _differ(a: str, b: str) -> Q:
     return Q(**{f"{a}__isnull": True}) | Q(**{f"{b}__isnull": True}) | ~Q(**{a: F(b)})
 
 
+def _other_org_errors(instance: models.Model, fields: list[str]) -> dict[str, str]:
+    """Errors for related rows that belong to another organization than ``instance``."""
+    errors = {}
+    for name in fields:
+        related = getattr(instance, name, None)
+        org_id = getattr(related, "organization_id", None)
+        if related is not None and org_id is not None and org_id != instance.organization_id:
+            errors[name] = "This belongs to another organization."
+    return errors
+
+
 class Shipment(OrganizationScopedModel):
     business_unit = models.ForeignKey(
         BusinessUnit, on_delete=models.PROTECT, related_name="shipments", help_text="Business unit that owns it."
@@ -307,11 +318,23 @@ class Shipment(OrganizationScopedModel):
             models.Index(fields=["organization", "status"], name="shipment_org_status_idx"),
         ]
 
+    # Related rows that must belong to the shipment's organization (checked in clean()).
+    ORGANIZATION_FIELDS = [
+        "business_unit",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "tractor_type",
+        "trailer_type",
+    ]
+
     def __str__(self) -> str:
         return self.pro_number
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = _other_org_errors(self, self.ORGANIZATION_FIELDS)
         if self.origin_location_id and self.origin_location_id == self.destination_location_id:
             errors["destination_location"] = "The destination must differ from the origin."
         if self.planned_pickup_at and self.planned_delivery_at and self.planned_delivery_at < self.planned_pickup_at:
@@ -399,11 +422,24 @@ class DedicatedLane(OrganizationScopedModel):
             ),
         ]
 
+    ORGANIZATION_FIELDS = [
+        "business_unit",
+        "customer",
+        "origin_location",
+        "destination_location",
+        "service_type",
+        "shipment_type",
+        "tractor_type",
+        "trailer_type",
+        "primary_worker",
+        "secondary_worker",
+    ]
+
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = _other_org_errors(self, self.ORGANIZATION_FIELDS)
         if self.origin_location_id and self.origin_location_id == self.destination_location_id:
             errors["destination_location"] = "The destination must differ from the origin."
         if self.primary_worker_id and self.primary_worker_id == self.secondary_worker_id:

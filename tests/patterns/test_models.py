@@ -344,3 +344,18 @@ def test_saved_defaults_equal_the_spec() -> None:
     config = PatternConfig.objects.create(organization=OrganizationFactory())
     config.refresh_from_db()
     assert {field: getattr(config, field) for field in SPEC_DEFAULTS} == SPEC_DEFAULTS
+
+
+@pytest.mark.django_db
+def test_related_rows_of_another_organization_are_refused_by_validation():
+    shipment = ShipmentFactory.build()
+    shipment.customer = CustomerFactory()  # a customer of a new, different organization
+    with pytest.raises(ValidationError) as excinfo:
+        shipment.full_clean()
+    assert excinfo.value.message_dict["customer"] == ["This belongs to another organization."]
+
+    lane = DedicatedLaneFactory()
+    lane.primary_worker = WorkerFactory()  # another organization's driver
+    with pytest.raises(ValidationError) as excinfo:
+        lane.full_clean()
+    assert "primary_worker" in excinfo.value.message_dict
