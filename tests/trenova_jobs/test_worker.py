@@ -182,3 +182,13 @@ def test_horses_using_the_database_leave_the_supervisor_connection_intact(redis_
         _wait_status(record_id, JobStatus.SUCCEEDED, timeout=30)
     results = [JobRecord.objects.get(pk=i).result for i in ids[:6]]
     assert results == [{"records": 6}] * 6
+
+
+def test_worker_sweep_pushes_records_left_pending_by_a_redis_outage(private_redis, start_worker):
+    private_redis.stop()
+    record = enqueue("system:noop", {"value": 5})
+    assert _status(record.id) == JobStatus.PENDING  # committed, not pushed
+    private_redis.start()
+    start_worker(env={"REDIS_URL": private_redis.url})  # nobody runs dispatch_jobs: the worker's sweep does
+    done = _wait_status(record.id, JobStatus.SUCCEEDED, timeout=40)
+    assert done.result == {"value": 5} and done.attempts == 1
