@@ -93,11 +93,14 @@ def enqueue(
     if not isinstance(ttl, int) or ttl <= 0:
         raise ValueError(f"unique_ttl must be a positive number of seconds; got {ttl!r}.")
 
+    # Written as queued (or scheduled) already, so that the push after commit costs no second database
+    # write: only a failed push touches the row again (back to pending). See _push_committed().
     record = JobRecord(
         id=job_id_new(),
         job_type=job_type,
         queue=queue_name,
-        status=JobStatus.PENDING,
+        status=JobStatus.SCHEDULED if scheduled_for else JobStatus.QUEUED,
+        enqueued_at=now,
         payload=payload_to_json(parsed),
         max_retries=retries,
         timeout=job_timeout,
@@ -116,8 +119,20 @@ def enqueue(
         return existing
     _log("recorded", record, unique_key=unique_key or "-")
     # In autocommit mode this runs at once; inside atomic() it runs after the outermost commit.
-    transaction.on_commit(lambda: record_push(record))
+    transaction.on_commit(lambda: _push_committed(record))
     return record
+
+
+def _push_committed(record: JobRecord) -> None:
+    """Push a just-committed record; if Redis is unreachable, mark it pending for the dispatcher."""
+    try:
+        _rq_enqueue(record, scheduled=record.status == JobStatus.SCHEDULED)
+    except RedisError as exc:
+        JobRecord.objects.filter(pk=record.pk, status=record.status).update(status=JobStatus.PENDING, enqueued_at=None)
+        record.status, record.enqueued_at = JobStatus.PENDING, None
+        _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
+        return
+    _log("enqueued", record, scheduled_for=record.scheduled_for.isoformat() if record.scheduled_for else "-")
 
 
 def _due_time(now: datetime, *, delay: timedelta | float | None, at: datetime | None) -> datetime | None:
@@ -145,6 +160,10 @@ def _insert(record: JobRecord, *, now: datetime) -> JobRecord | None:
     if not record.unique_lock:
         record.save(force_insert=True)
         return None
+    # Bursts mostly hit a held key: one read answers them without a failed insert and a savepoint rollback.
+    holder = JobRecord.objects.filter(unique_lock=record.unique_lock, unique_until__gt=now).first()
+    if holder is not None:
+        return holder
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -218,6 +237,7 @@ def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) 
     Redis failure: the rest stay pending for the next sweep.
     """
     batch = limit or setting_int("TRENOVA_JOBS_DISPATCH_BATCH")
+    lost_records_reset(limit=batch)
     cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
     pending = JobRecord.objects.filter(status=JobStatus.PENDING, created_at__lte=cutoff).order_by("created_at")
     pushed = 0
@@ -228,6 +248,37 @@ def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) 
             break  # Redis is still unreachable
     remaining = JobRecord.objects.filter(status=JobStatus.PENDING).count()
     return DispatchResult(pushed=pushed, still_pending=remaining)
+
+
+def lost_records_reset(*, min_age_seconds: int = 60, max_age_seconds: int = 900, limit: int = 500) -> int:
+    """Mark pending again the records committed as queued whose push never reached Redis.
+
+    That happens only when a process dies between its commit and its push. Records are checked once
+    they are a minute old and for a quarter of an hour after, which every worker's sweep covers.
+    """
+    now = timezone.now()
+    candidates = list(
+        JobRecord.objects.filter(
+            status__in=(JobStatus.QUEUED, JobStatus.SCHEDULED),
+            enqueued_at__lte=now - timedelta(seconds=min_age_seconds),
+            enqueued_at__gte=now - timedelta(seconds=max_age_seconds),
+        ).values_list("id", "queue")[:limit]
+    )
+    if not candidates:
+        return 0
+    lost = []
+    for queue_name in {queue for _, queue in candidates}:
+        ids = [job_id for job_id, queue in candidates if queue == queue_name]
+        with queue_get(queue_name).connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.exists(Job.key_for(job_id))
+            lost += [job_id for job_id, exists in zip(ids, pipe.execute(), strict=True) if not exists]
+    reset = JobRecord.objects.filter(pk__in=lost, status__in=(JobStatus.QUEUED, JobStatus.SCHEDULED)).update(
+        status=JobStatus.PENDING, enqueued_at=None
+    )
+    if reset:
+        logger.warning("event=lost_records_reset count=%s", reset)
+    return reset
 
 
 # --- Worker-side transitions -------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_job_ids_sort_by_creation(redis_conn):
 def test_enqueue_inside_a_transaction_pushes_only_after_commit(redis_conn):
     with transaction.atomic():
         record = enqueue("system:noop", {})
-        assert JobRecord.objects.get(pk=record.pk).status == JobStatus.PENDING
+        assert JobRecord.objects.filter(pk=record.pk).exists()
         assert _queued_ids() == []
     assert _queued_ids() == [record.id]
     assert JobRecord.objects.get(pk=record.pk).status == JobStatus.QUEUED
@@ -314,3 +314,26 @@ def test_retry_refuses_while_another_job_holds_the_key(redis_conn):
     with pytest.raises(JobStateError, match="holds unique key"):
         job_retry(record=JobRecord.objects.get(pk=record.pk))
     assert JobRecord.objects.get(pk=record.pk).status == JobStatus.CANCELLED
+
+
+def test_a_record_committed_but_never_pushed_is_pushed_again(redis_conn):
+    # As if the process died between its commit and its push to Redis.
+    record = JobRecord.objects.create(
+        job_type="system:noop",
+        queue="default",
+        payload={},
+        status=JobStatus.QUEUED,
+        enqueued_at=timezone.now() - timedelta(minutes=2),
+    )
+    fresh = JobRecord.objects.create(
+        job_type="system:noop", queue="default", payload={}, status=JobStatus.QUEUED, enqueued_at=timezone.now()
+    )
+    result = dispatch_pending(min_age_seconds=0)
+    assert result.pushed == 1
+    assert JobRecord.objects.get(pk=record.pk).status == JobStatus.QUEUED
+    assert _queued_ids() == [record.id]
+    # A record pushed a moment ago is left alone, and a pushed record is never pushed twice.
+    assert JobRecord.objects.get(pk=fresh.pk).status == JobStatus.QUEUED
+    assert dispatch_pending(min_age_seconds=0).pushed == 0
+    JobRecord.objects.filter(pk=record.pk).update(enqueued_at=timezone.now() - timedelta(minutes=2))
+    assert dispatch_pending(min_age_seconds=0).pushed == 0
