@@ -1,0 +1,38 @@
+"""What every benchmark shares: the environment it runs in and a migrated PostgreSQL database of its own.
+
+Import this module before Django: it sets DATABASE_URL (default: a `trenova_bench` PostgreSQL database),
+REDIS_URL (default: Redis database 13) and the settings module, unless the caller already set them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenova_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+
+
+def setup_django() -> None:
+    """Create the benchmark database if missing, migrate it, and set Django up in this process."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        raise SystemExit("Benchmarks run on PostgreSQL: set DATABASE_URL=postgres://…")
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+
+    import django
+
+    django.setup()
