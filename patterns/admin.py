@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
+from patterns.errors import SuggestionError
 from patterns.models import (
     BusinessUnit,
     Customer,
     DedicatedLane,
+    DedicatedLaneSuggestion,
     EquipmentType,
     Location,
     Membership,
@@ -22,8 +29,11 @@ from patterns.models import (
     ServiceType,
     Shipment,
     ShipmentType,
+    SuggestionStatus,
     Worker,
 )
+from patterns.services import pattern_analysis_enqueue, suggestion_accept, suggestion_reject
+from trenova_jobs.errors import JobError
 
 TIMESTAMPS = ("created_at", "updated_at")
 TIMESTAMPS_FIELDSET = ("Timestamps", {"fields": TIMESTAMPS, "classes": ("collapse",)})
@@ -38,6 +48,48 @@ class OrganizationScopedAdmin(TimestampedAdmin):
 
     list_filter = ("organization",)
     list_select_related = ("organization",)
+
+
+MESSAGES_SHOWN = 10  # per-row messages an action reports before summarising the rest
+
+
+def _report(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, lines: list[str], level: int, more: str = "more"
+) -> None:
+    for line in lines[:MESSAGES_SHOWN]:
+        modeladmin.message_user(request, line, level)
+    if len(lines) > MESSAGES_SHOWN:
+        modeladmin.message_user(request, f"… and {len(lines) - MESSAGES_SHOWN} {more}.", level)
+
+
+class AnalyzeNowMixin(admin.ModelAdmin):
+    """An "Analyze patterns now" action: enqueues one pattern:analyze per selected row, reports job ids."""
+
+    def analysis_scope(self, obj: Any) -> tuple[int, int | None]:
+        """(organization id, customer id or None) of a selected row."""
+        raise NotImplementedError
+
+    @admin.action(description="Analyze patterns now")
+    def analyze_patterns_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued, merged, failed = [], [], []
+        for obj in queryset:
+            organization_id, customer_id = self.analysis_scope(obj)
+            try:
+                record = pattern_analysis_enqueue(
+                    organization_id=organization_id, customer_id=customer_id, user_id=request.user.pk
+                )
+            except JobError as exc:
+                failed.append(f"{obj}: {exc}")
+                continue
+            line = f"{obj}: job {record.id}"
+            (merged if getattr(record, "deduplicated", False) else queued).append(line)
+        if queued:
+            self.message_user(request, f"Queued {len(queued)} pattern analysis job(s).", messages.SUCCESS)
+            _report(self, request, queued, messages.SUCCESS)
+        if merged:
+            self.message_user(request, f"{len(merged)} already queued, not queued again:", messages.INFO)
+            _report(self, request, merged, messages.INFO)
+        _report(self, request, failed, messages.ERROR)
 
 
 # --- Tenancy ---------------------------------------------------------------------------------------
@@ -57,9 +109,10 @@ class PatternConfigInline(admin.StackedInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(TimestampedAdmin):
+class OrganizationAdmin(AnalyzeNowMixin, TimestampedAdmin):
     list_display = ("name", "slug", "business_unit_count", "created_at")
     search_fields = ("name", "slug")
+    actions = ("analyze_patterns_now",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = (BusinessUnitInline, PatternConfigInline)
     fieldsets = ((None, {"fields": ("name", "slug")}), TIMESTAMPS_FIELDSET)
@@ -70,6 +123,9 @@ class OrganizationAdmin(TimestampedAdmin):
     @admin.display(description="Business units", ordering="_business_unit_count")
     def business_unit_count(self, obj: Organization) -> int:
         return obj._business_unit_count  # type: ignore[attr-defined]
+
+    def analysis_scope(self, obj: Organization) -> tuple[int, int | None]:
+        return obj.pk, None
 
 
 @admin.register(BusinessUnit)
@@ -126,10 +182,14 @@ admin.site.register(User, MemberUserAdmin)
 
 
 @admin.register(Customer)
-class CustomerAdmin(OrganizationScopedAdmin):
+class CustomerAdmin(AnalyzeNowMixin, OrganizationScopedAdmin):
     list_display = ("code", "name", "organization", "created_at")
     search_fields = ("code", "name")
     fieldsets = ((None, {"fields": ("organization", "code", "name")}), TIMESTAMPS_FIELDSET)
+    actions = ("analyze_patterns_now",)
+
+    def analysis_scope(self, obj: Customer) -> tuple[int, int | None]:
+        return obj.organization_id, obj.pk
 
 
 @admin.register(Location)
@@ -358,3 +418,133 @@ class PatternConfigAdmin(TimestampedAdmin):
         ("Suggestions", {"fields": ("suggestion_ttl_days", "rejection_cooldown_days")}),
         TIMESTAMPS_FIELDSET,
     )
+
+
+# --- Lane suggestions ------------------------------------------------------------------------------
+
+
+class RejectSuggestionsForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+        help_text="Why these lanes should not become dedicated lanes; kept on each suggestion.",
+    )
+
+
+@admin.register(DedicatedLaneSuggestion)
+class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
+    """Suggestions are made by pattern detection and decided through the actions; no field is edited by hand."""
+
+    list_display = (
+        "lane",
+        "customer",
+        "frequency",
+        "confidence_score",
+        "status",
+        "expires_at",
+        "suggested_name",
+        "organization",
+    )
+    list_filter = ("status", "organization", "expires_at")
+    search_fields = (
+        "suggested_name",
+        "customer__code",
+        "customer__name",
+        "origin_location__code",
+        "destination_location__code",
+    )
+    list_select_related = ("organization", "customer", "origin_location", "destination_location")
+    ordering = ("-confidence_score", "-frequency", "-created_at")
+    actions = ("accept_selected", "reject_selected")
+    show_full_result_count = False
+    fieldsets = (
+        (None, {"fields": ("organization", "business_unit", "status", "suggested_name", "expires_at")}),
+        (
+            "Lane",
+            {
+                "fields": (
+                    "customer",
+                    ("origin_location", "destination_location"),
+                    ("service_type", "shipment_type"),
+                    ("tractor_type", "trailer_type"),
+                )
+            },
+        ),
+        (
+            "Evidence",
+            {
+                "fields": (
+                    ("confidence_score", "frequency"),
+                    ("first_shipment_date", "last_shipment_date"),
+                    ("total_freight_charge", "average_freight_charge"),
+                    "pattern_details_display",
+                )
+            },
+        ),
+        ("Decision", {"fields": ("processed_by", "processed_at", "reject_reason", "created_dedicated_lane")}),
+        TIMESTAMPS_FIELDSET,
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: DedicatedLaneSuggestion | None = None) -> list[str]:
+        # Read-only: changes go through the accept/reject services (the actions), never a raw edit.
+        return [*(f.name for f in self.model._meta.fields if f.name != "id"), "pattern_details_display"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # suggestions come from pattern detection
+
+    @admin.display(description="Lane", ordering="origin_location__code")
+    def lane(self, obj: DedicatedLaneSuggestion) -> str:
+        return f"{obj.origin_location.code} → {obj.destination_location.code}"
+
+    @admin.display(description="Pattern details")
+    def pattern_details_display(self, obj: DedicatedLaneSuggestion) -> str:
+        return format_html(
+            "<pre style='white-space: pre-wrap; margin: 0'>{}</pre>", json.dumps(obj.pattern_details, indent=2)
+        )
+
+    @admin.action(description="Accept selected suggestions (create dedicated lanes)", permissions=["change"])
+    def accept_selected(self, request: HttpRequest, queryset: QuerySet[DedicatedLaneSuggestion]) -> None:
+        accepted, refused = [], []
+        for suggestion in queryset:
+            try:
+                lane = suggestion_accept(suggestion=suggestion, user=request.user)
+            except SuggestionError as exc:
+                refused.append(f"{suggestion.suggested_name}: {exc}")
+                continue
+            accepted.append(lane.name)
+        if accepted:
+            lanes = ", ".join(accepted)
+            self.message_user(
+                request, f"Accepted {len(accepted)} suggestion(s); created lanes: {lanes}.", messages.SUCCESS
+            )
+        _report(self, request, refused, messages.ERROR, more="more refused")
+
+    @admin.action(description="Reject selected suggestions…", permissions=["change"])
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[DedicatedLaneSuggestion]
+    ) -> TemplateResponse | None:
+        form = RejectSuggestionsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            rejected, refused = 0, []
+            for suggestion in queryset:
+                try:
+                    suggestion_reject(suggestion=suggestion, user=request.user, reason=form.cleaned_data["reason"])
+                except SuggestionError as exc:
+                    refused.append(f"{suggestion.suggested_name}: {exc}")
+                    continue
+                rejected += 1
+            if rejected:
+                self.message_user(request, f"Rejected {rejected} suggestion(s).", messages.SUCCESS)
+            _report(self, request, refused, messages.ERROR, more="more refused")
+            return None  # back to the list
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject lane suggestions",
+            "opts": self.model._meta,
+            "form": form,
+            "suggestions": queryset.select_related("customer", "origin_location", "destination_location"),
+            "pending": SuggestionStatus.PENDING,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "reject_selected",
+        }
+        return TemplateResponse(request, "admin/patterns/dedicatedlanesuggestion/reject.html", context)

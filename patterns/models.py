@@ -1,15 +1,17 @@
-"""TMS domain models: tenants, master data, shipments, dedicated lanes and pattern configuration."""
+"""TMS domain models: tenants, master data, shipments, dedicated lanes, lane suggestions and pattern configuration."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db import models, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -333,6 +335,12 @@ class Shipment(OrganizationScopedModel):
     def __str__(self) -> str:
         return self.pro_number
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # One transaction for the row and the job records its triggers (post_save) write, even when the
+        # caller runs in autocommit: a committed save always carries its triggers with it.
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+
     def clean(self) -> None:
         errors: dict[str, str] = _other_org_errors(self, self.ORGANIZATION_FIELDS)
         if self.origin_location_id and self.origin_location_id == self.destination_location_id:
@@ -533,3 +541,198 @@ class PatternConfig(TimeStampedModel):
         """The organization's saved configuration, or an unsaved one holding the defaults."""
         config = cls.objects.filter(organization_id=organization_id).first()
         return config or cls(organization_id=organization_id)
+
+
+# --- Lane suggestions ------------------------------------------------------------------------------
+
+
+class SuggestionStatus(models.TextChoices):
+    PENDING = "Pending", "Pending"
+    ACCEPTED = "Accepted", "Accepted"
+    REJECTED = "Rejected", "Rejected"
+    EXPIRED = "Expired", "Expired"
+
+
+# The lane key of a suggestion. Tractor and trailer types are nullable; the partial unique constraint
+# compares them through COALESCE(…, 0) so that "no type" equals "no type". (`nulls_distinct=False` would
+# say the same on PostgreSQL, but Django silently skips such a constraint on SQLite, where the demo runs.)
+SUGGESTION_LANE_FIELDS = (
+    "organization",
+    "customer",
+    "origin_location",
+    "destination_location",
+    "service_type",
+    "shipment_type",
+    "tractor_type",
+    "trailer_type",
+)
+_NULLABLE_LANE_FIELDS = ("tractor_type", "trailer_type")
+
+
+class DedicatedLaneSuggestion(OrganizationScopedModel):
+    """A recurring lane found by pattern detection, proposed as a dedicated lane (SPEC §7).
+
+    Created Pending by ``patterns.services.analyze_patterns``; moved on only by the lifecycle services
+    (accept, reject, expire), which the database constraints below back up.
+    """
+
+    Status = SuggestionStatus
+
+    business_unit = models.ForeignKey(
+        BusinessUnit,
+        on_delete=models.PROTECT,
+        related_name="lane_suggestions",
+        help_text="Business unit of the lane's most recent shipment; the accepted lane belongs to it.",
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=SuggestionStatus.choices,
+        default=SuggestionStatus.PENDING,
+        help_text="Pending until accepted, rejected or expired.",
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="lane_suggestions", help_text="Customer whose shipments recur."
+    )
+    origin_location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="+", help_text="Where the recurring shipments are picked up."
+    )
+    destination_location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="+", help_text="Where they are delivered; differs from origin."
+    )
+    service_type = models.ForeignKey(
+        ServiceType,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Service level of the lane (the most common one unless exact matching is on).",
+    )
+    shipment_type = models.ForeignKey(
+        ShipmentType,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Kind of load of the lane (the most common one unless exact matching is on).",
+    )
+    tractor_type = models.ForeignKey(
+        EquipmentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Tractor type of the lane, if its shipments name one.",
+    )
+    trailer_type = models.ForeignKey(
+        EquipmentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Trailer type of the lane, if its shipments name one.",
+    )
+    confidence_score = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text="How strongly the shipments look like a standing lane, 0–1 (frequency, recency, regularity, value).",
+    )
+    frequency = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Shipments on the lane within the analysis window."
+    )
+    average_freight_charge = models.DecimalField(
+        max_digits=19,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Average freight charge of the lane's rated shipments; empty when none was rated.",
+    )
+    total_freight_charge = models.DecimalField(
+        max_digits=19,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Sum of the freight charges of the lane's rated shipments.",
+    )
+    first_shipment_date = models.DateTimeField(
+        help_text="Business date (planned pickup, else creation) of the first shipment in the window."
+    )
+    last_shipment_date = models.DateTimeField(
+        help_text="Business date (planned pickup, else creation) of the last shipment in the window."
+    )
+    suggested_name = models.CharField(
+        max_length=100, help_text="Name proposed for the dedicated lane; free in the organization when suggested."
+    )
+    pattern_details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Evidence: latest shipment ids, configuration used, detection time, trigger reason, job id.",
+    )
+    expires_at = models.DateTimeField(help_text="When a still-pending suggestion expires.")
+    processed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        # PROTECT, not SET_NULL: an accepted or rejected suggestion must name who decided (check below).
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="processed_lane_suggestions",
+        help_text="User who accepted or rejected the suggestion.",
+    )
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="When it was accepted or rejected.")
+    reject_reason = models.TextField(blank=True, help_text="Why the suggestion was rejected, as given by the user.")
+    created_dedicated_lane = models.OneToOneField(
+        DedicatedLane,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="source_suggestion",
+        help_text="The dedicated lane created by accepting the suggestion.",
+    )
+
+    class Meta:
+        ordering = ["-confidence_score", "-frequency", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=SuggestionStatus.values), name="suggestion_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=SuggestionStatus.PENDING) | Q(processed_by__isnull=True, processed_at__isnull=True),
+                name="suggestion_pending_not_processed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[SuggestionStatus.ACCEPTED, SuggestionStatus.REJECTED])
+                | Q(processed_by__isnull=False, processed_at__isnull=False),
+                name="suggestion_decided_is_processed",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=SuggestionStatus.ACCEPTED, created_dedicated_lane__isnull=False)
+                | (~Q(status=SuggestionStatus.ACCEPTED) & Q(created_dedicated_lane__isnull=True)),
+                name="suggestion_accepted_iff_lane",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_score__gte=0, confidence_score__lte=1), name="suggestion_score_range"
+            ),
+            models.CheckConstraint(condition=Q(frequency__gte=1), name="suggestion_frequency_positive"),
+            models.CheckConstraint(
+                condition=~Q(origin_location=F("destination_location")),
+                name="suggestion_origin_differs_from_destination",
+            ),
+            # At most one Pending suggestion per lane: concurrent analyses cannot create twins.
+            models.UniqueConstraint(
+                *(
+                    Coalesce(name, Value(0)) if name in _NULLABLE_LANE_FIELDS else F(name)
+                    for name in SUGGESTION_LANE_FIELDS
+                ),
+                condition=Q(status=SuggestionStatus.PENDING),
+                name="suggestion_one_pending_per_lane",
+                violation_error_message="A pending suggestion for this lane already exists.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "-confidence_score"], name="suggestion_org_status_idx"),
+            models.Index(
+                fields=["organization", "customer", "origin_location", "destination_location"],
+                name="suggestion_lane_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.suggested_name} ({self.status}, {self.confidence_score})"
+
+    @property
+    def is_open(self) -> bool:
+        """Pending and not past its expiry (it may not have been flipped to Expired yet)."""
+        return self.status == SuggestionStatus.PENDING and self.expires_at > timezone.now()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from factory.django import DjangoModelFactory, Password
 
 from patterns.models import (
     BusinessUnit,
     Customer,
     DedicatedLane,
+    DedicatedLaneSuggestion,
     EquipmentType,
     Location,
     Membership,
@@ -23,6 +25,7 @@ from patterns.models import (
     Shipment,
     ShipmentStatus,
     ShipmentType,
+    SuggestionStatus,
     Worker,
 )
 
@@ -225,3 +228,58 @@ class PatternConfigFactory(DjangoModelFactory):
         django_get_or_create = ("organization",)
 
     organization = factory.SubFactory(OrganizationFactory)
+
+
+def _days_from_now(days: float) -> datetime:
+    return timezone.now() + timedelta(days=days)
+
+
+class DedicatedLaneSuggestionFactory(DjangoModelFactory):
+    """A Pending, unexpired suggestion; traits `rejected`, `accepted` and `stale` (Pending past expiry)."""
+
+    class Meta:
+        model = DedicatedLaneSuggestion
+
+    class Params:
+        rejected = factory.Trait(
+            status=SuggestionStatus.REJECTED,
+            processed_by=factory.SubFactory(UserFactory),
+            processed_at=factory.LazyFunction(timezone.now),
+            reject_reason="Customer contract ends soon.",
+        )
+        accepted = factory.Trait(
+            status=SuggestionStatus.ACCEPTED,
+            processed_by=factory.SubFactory(UserFactory),
+            processed_at=factory.LazyFunction(timezone.now),
+            created_dedicated_lane=factory.SubFactory(
+                DedicatedLaneFactory,
+                organization=SAME_ORG,
+                business_unit=factory.SelfAttribute("..business_unit"),
+                customer=factory.SelfAttribute("..customer"),
+                origin_location=factory.SelfAttribute("..origin_location"),
+                destination_location=factory.SelfAttribute("..destination_location"),
+                service_type=factory.SelfAttribute("..service_type"),
+                shipment_type=factory.SelfAttribute("..shipment_type"),
+            ),
+        )
+        stale = factory.Trait(expires_at=factory.LazyFunction(lambda: _days_from_now(-1)))
+
+    organization = factory.SubFactory(OrganizationFactory)
+    business_unit = factory.SubFactory(BusinessUnitFactory, organization=SAME_ORG)
+    status = SuggestionStatus.PENDING
+    customer = factory.SubFactory(CustomerFactory, organization=SAME_ORG)
+    origin_location = factory.SubFactory(LocationFactory, organization=SAME_ORG)
+    destination_location = factory.SubFactory(LocationFactory, organization=SAME_ORG)
+    service_type = factory.SubFactory(ServiceTypeFactory, organization=SAME_ORG)
+    shipment_type = factory.SubFactory(ShipmentTypeFactory, organization=SAME_ORG)
+    tractor_type = None
+    trailer_type = None
+    confidence_score = Decimal("0.8500")
+    frequency = 6
+    total_freight_charge = Decimal("12000.0000")
+    average_freight_charge = Decimal("2000.0000")
+    first_shipment_date = factory.LazyFunction(lambda: _days_from_now(-36))
+    last_shipment_date = factory.LazyFunction(lambda: _days_from_now(-1))
+    suggested_name = factory.Sequence(lambda n: f"Suggested lane {n}")
+    pattern_details = factory.LazyFunction(dict)
+    expires_at = factory.LazyFunction(lambda: _days_from_now(30))
