@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patterns.models import Shipment, ShipmentStatus
+from patterns.services import pattern_analysis_enqueue
 from trenova_jobs.models import JobRecord
 from trenova_jobs.services import enqueue
 
@@ -25,39 +26,18 @@ logger = logging.getLogger("patterns")
 ANALYSIS_WINDOW = timedelta(days=60)
 CREATED_DELAY = timedelta(seconds=30)
 COMPLETED_DELAY = timedelta(seconds=60)
-ANALYSIS_UNIQUE_TTL = 3600
 
 
-def analysis_unique_key(organization_id: int, customer_id: int) -> str:
-    return f"pattern:analyze:{organization_id}:{customer_id}"
-
-
-def customer_analysis_enqueue(
-    *,
-    organization_id: int,
-    business_unit_id: int | None,
-    customer_id: int,
-    user_id: int | None,
-    trigger_reason: str,
-    delay: timedelta,
-) -> JobRecord:
-    """Ask for one pattern analysis of a customer's last 60 days; merges with one already pending."""
-    return enqueue(
-        "pattern:analyze",
-        {
-            "organization_id": organization_id,
-            "business_unit_id": business_unit_id,
-            "user_id": user_id,
-            "customer_id": customer_id,
-            "start_date": timezone.now() - ANALYSIS_WINDOW,
-            "trigger_reason": trigger_reason,
-        },
+def _customer_analysis_enqueue(*, shipment: Shipment, trigger_reason: str, delay: timedelta) -> JobRecord:
+    """One analysis of the shipment's customer over the last 60 days; merges with one already queued."""
+    return pattern_analysis_enqueue(
+        organization_id=shipment.organization_id,
+        business_unit_id=shipment.business_unit_id,
+        customer_id=shipment.customer_id,
+        user_id=shipment.owner_id,
+        start=timezone.now() - ANALYSIS_WINDOW,
+        trigger_reason=trigger_reason,
         delay=delay,
-        unique_key=analysis_unique_key(organization_id, customer_id),
-        unique_ttl=ANALYSIS_UNIQUE_TTL,
-        user=user_id,
-        organization_id=organization_id,
-        business_unit_id=business_unit_id,
     )
 
 
@@ -70,11 +50,8 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
         with transaction.atomic():
             if shipment.customer_id and (created or (status_changed and shipment.status == ShipmentStatus.COMPLETED)):
                 jobs.append(
-                    customer_analysis_enqueue(
-                        organization_id=shipment.organization_id,
-                        business_unit_id=shipment.business_unit_id,
-                        customer_id=shipment.customer_id,
-                        user_id=shipment.owner_id,
+                    _customer_analysis_enqueue(
+                        shipment=shipment,
                         trigger_reason="shipment_created" if created else "shipment_completed",
                         delay=CREATED_DELAY if created else COMPLETED_DELAY,
                     )
@@ -115,23 +92,13 @@ def shipments_bulk_import(*, shipments: Iterable[Shipment], batch_size: int = 10
     rows = list(shipments)
     with transaction.atomic():
         Shipment.objects.bulk_create(rows, batch_size=batch_size)
-        customers = sorted(
-            {(s.organization_id, s.business_unit_id, s.customer_id, s.owner_id) for s in rows if s.customer_id},
-        )
-        seen: set[tuple[int, int]] = set()
-        jobs = []
-        for organization_id, business_unit_id, customer_id, owner_id in customers:
-            if (organization_id, customer_id) in seen:
-                continue
-            seen.add((organization_id, customer_id))
-            jobs.append(
-                customer_analysis_enqueue(
-                    organization_id=organization_id,
-                    business_unit_id=business_unit_id,
-                    customer_id=customer_id,
-                    user_id=owner_id,
-                    trigger_reason="bulk_import",
-                    delay=CREATED_DELAY,
-                )
-            )
+        # One analysis per (organization, customer), for the first of its shipments in the import.
+        firsts: dict[tuple[int, int], Shipment] = {}
+        for shipment in rows:
+            if shipment.customer_id:
+                firsts.setdefault((shipment.organization_id, shipment.customer_id), shipment)
+        jobs = [
+            _customer_analysis_enqueue(shipment=shipment, trigger_reason="bulk_import", delay=CREATED_DELAY)
+            for _, shipment in sorted(firsts.items(), key=lambda item: item[0])
+        ]
     return BulkImportResult(shipments=len(rows), analysis_jobs=jobs)
