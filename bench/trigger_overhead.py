@@ -39,6 +39,7 @@ def main() -> None:
     from patterns.signals import connect_shipment_triggers, disconnect_shipment_triggers
     from trenova_jobs.models import JobRecord
     from trenova_jobs.queues import redis_connection
+    from trenova_jobs.services import delayed_holds_clear
 
     org, _ = Organization.objects.get_or_create(slug="bench-triggers", defaults={"name": "Bench triggers"})
     bu, _ = BusinessUnit.objects.get_or_create(organization=org, code="BU", defaults={"name": "Bench"})
@@ -59,6 +60,7 @@ def main() -> None:
     def reset() -> None:
         Shipment.objects.filter(organization=org).delete()
         JobRecord.objects.all().delete()
+        delayed_holds_clear()
         redis_connection().flushdb()
 
     def create(n: int, customer_pool: list) -> list:

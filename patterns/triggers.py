@@ -45,32 +45,33 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
     """Enqueue the jobs a shipment save calls for. Errors are logged, never raised into the save."""
     jobs: list[JobRecord] = []
     status_changed = not created and old_status is not None and old_status != shipment.status
+    # No savepoint of our own (two round trips on every save): enqueue() writes nothing before it has
+    # validated everything, and takes a savepoint itself where an insert may collide (unique keys). A
+    # database error here means the save's own transaction is failing anyway.
     try:
-        # A savepoint: whatever goes wrong here must not poison the caller's transaction.
-        with transaction.atomic():
-            if shipment.customer_id and (created or (status_changed and shipment.status == ShipmentStatus.COMPLETED)):
-                jobs.append(
-                    _customer_analysis_enqueue(
-                        shipment=shipment,
-                        trigger_reason="shipment_created" if created else "shipment_completed",
-                        delay=CREATED_DELAY if created else COMPLETED_DELAY,
-                    )
+        if shipment.customer_id and (created or (status_changed and shipment.status == ShipmentStatus.COMPLETED)):
+            jobs.append(
+                _customer_analysis_enqueue(
+                    shipment=shipment,
+                    trigger_reason="shipment_created" if created else "shipment_completed",
+                    delay=CREATED_DELAY if created else COMPLETED_DELAY,
                 )
-            if status_changed:
-                jobs.append(
-                    enqueue(
-                        "shipment:status_update",
-                        {
-                            "shipment_id": shipment.pk,
-                            "organization_id": shipment.organization_id,
-                            "old_status": old_status,
-                            "new_status": shipment.status,
-                        },
-                        user=shipment.owner_id,
-                        organization_id=shipment.organization_id,
-                        business_unit_id=shipment.business_unit_id,
-                    )
+            )
+        if status_changed:
+            jobs.append(
+                enqueue(
+                    "shipment:status_update",
+                    {
+                        "shipment_id": shipment.pk,
+                        "organization_id": shipment.organization_id,
+                        "old_status": old_status,
+                        "new_status": shipment.status,
+                    },
+                    user=shipment.owner_id,
+                    organization_id=shipment.organization_id,
+                    business_unit_id=shipment.business_unit_id,
                 )
+            )
     except Exception:
         logger.exception("event=trigger_failed shipment_id=%s", shipment.pk)
         return []

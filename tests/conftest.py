@@ -18,6 +18,16 @@ from django.conf import settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fresh_enqueue_memory() -> Iterator[None]:
+    """Each test starts with no remembered unique-key holds (the database they referred to is gone)."""
+    from trenova_jobs.services import delayed_holds_clear
+
+    delayed_holds_clear()
+    yield
+    delayed_holds_clear()
+
+
 @pytest.fixture
 def redis_conn() -> Iterator[redis.Redis]:
     """The test Redis database (REDIS_URL, db 15 by default), emptied before and after the test."""

@@ -8,6 +8,7 @@ rollback leaves no job and a Redis outage leaves a ``pending`` record for the di
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 from dataclasses import dataclass
@@ -112,8 +113,13 @@ def enqueue(
         business_unit_id=business_unit_id,
         user_id=user if isinstance(user, int) or user is None else user.pk,
     )
+    if unique_key:
+        held = _delayed_holds.get(unique_key, now)
+        if held is not None:
+            return held
     existing = _insert(record, now=now)
     if existing is not None:
+        transaction.on_commit(lambda: _delayed_holds.remember(existing))
         existing.deduplicated = True
         _log("deduplicated", existing, unique_key=unique_key)
         return existing
@@ -121,6 +127,56 @@ def enqueue(
     # In autocommit mode this runs at once; inside atomic() it runs after the outermost commit.
     transaction.on_commit(lambda: _push_committed(record))
     return record
+
+
+class _DelayedHolds:
+    """Unique keys held by committed, delayed jobs, remembered by this process until just before they are due.
+
+    A delayed job cannot start, and so cannot release its key, before it is due; only cancelling it can.
+    So a burst of triggers for one key (200 shipment saves, one delayed analysis) is answered from memory
+    after the first, with no database round trip on the save's hot path. Entries are added only after
+    commit (a rolled-back job is never remembered) and dropped when this process cancels the job.
+    """
+
+    MARGIN = timedelta(seconds=1)
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._holds: dict[str, tuple[JobRecord, datetime]] = {}
+
+    def get(self, key: str, now: datetime) -> JobRecord | None:
+        entry = self._holds.get(key)
+        if entry is None:
+            return None
+        record, until = entry
+        if now >= until:
+            self._holds.pop(key, None)
+            return None
+        held = copy.copy(record)
+        held.deduplicated = True
+        return held
+
+    def remember(self, record: JobRecord) -> None:
+        if not (record.unique_lock and record.scheduled_for and record.status == JobStatus.SCHEDULED):
+            return
+        until = min(record.scheduled_for, record.unique_until or record.scheduled_for) - self.MARGIN
+        if len(self._holds) >= self.MAX_ENTRIES:
+            now = timezone.now()
+            self._holds = {k: v for k, v in self._holds.items() if v[1] > now}
+            if len(self._holds) >= self.MAX_ENTRIES:
+                return
+        self._holds[record.unique_lock] = (copy.copy(record), until)
+
+    def forget(self, key: str) -> None:
+        self._holds.pop(key, None)
+
+
+_delayed_holds = _DelayedHolds()
+
+
+def delayed_holds_clear() -> None:
+    """Forget the remembered holds of this process (tests, and after deleting job records by hand)."""
+    _delayed_holds.__init__()
 
 
 def _push_committed(record: JobRecord) -> None:
@@ -132,6 +188,7 @@ def _push_committed(record: JobRecord) -> None:
         record.status, record.enqueued_at = JobStatus.PENDING, None
         _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
         return
+    _delayed_holds.remember(record)
     _log("enqueued", record, scheduled_for=record.scheduled_for.isoformat() if record.scheduled_for else "-")
 
 
@@ -355,6 +412,8 @@ def job_cancel(*, record: JobRecord) -> JobRecord:
     if not updated:
         record.refresh_from_db()
         raise JobStateError(f"Job {record.id} is {record.status}; only jobs not yet running can be cancelled.")
+    if record.unique_key:
+        _delayed_holds.forget(record.unique_key)
     try:
         _rq_job_delete(record)
     except RedisError:

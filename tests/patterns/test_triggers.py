@@ -139,14 +139,17 @@ def test_completion_merges_into_a_pending_analysis(redis_conn):
     assert len(_jobs("shipment:status_update")) == 1
 
 
-def test_completion_asks_for_its_own_analysis_once_the_first_has_finished(redis_conn):
+def test_completion_asks_for_its_own_analysis_once_the_first_has_finished(redis_conn, monkeypatch):
     shipment = ShipmentFactory()
+    # The created-analysis became due 30 s later and ran: its key is free again.
     JobRecord.objects.filter(job_type="pattern:analyze").update(status=JobStatus.SUCCEEDED, unique_lock=None)
+    later = timezone.now() + timedelta(seconds=31)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
     shipment.status = ShipmentStatus.COMPLETED
     shipment.save()
     latest = _jobs("pattern:analyze")[-1]
     assert latest.payload["trigger_reason"] == "shipment_completed"
-    assert latest.scheduled_for >= timezone.now() + timedelta(seconds=55)
+    assert latest.scheduled_for >= later + timedelta(seconds=60)
 
 
 def test_admin_status_change_fires_the_trigger(client, redis_conn):
@@ -181,8 +184,11 @@ def test_a_failing_trigger_never_fails_the_save(redis_conn, monkeypatch, caplog)
 
 
 def test_bulk_import_asks_for_one_analysis_per_customer(redis_conn):
+    from trenova_jobs.services import delayed_holds_clear
+
     template = ShipmentFactory()
     JobRecord.objects.all().delete()
+    delayed_holds_clear()  # records deleted by hand: forget what this process remembered of them
     other_customer = CustomerFactory(organization=template.organization)
     rows = [
         Shipment(
@@ -230,3 +236,36 @@ def test_status_update_job_runs_on_a_real_worker(redis_conn, start_worker):
     failed = wait_for(lambda: finished(orphan.id), timeout=30, message="the orphan job")
     assert (failed.status, failed.attempts) == (JobStatus.FAILED, 1)  # non-retryable despite max_retries=5
     assert "no longer exists" in failed.error
+
+
+def test_a_burst_after_the_first_save_costs_no_job_query(redis_conn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = ShipmentFactory()
+    template = {
+        "organization": first.organization,
+        "business_unit": first.business_unit,
+        "customer": first.customer,
+        "origin_location": first.origin_location,
+        "destination_location": first.destination_location,
+        "service_type": first.service_type,
+        "shipment_type": first.shipment_type,
+        "tractor_type": first.tractor_type,
+        "trailer_type": first.trailer_type,
+    }
+    with CaptureQueriesContext(connection) as queries:
+        ShipmentFactory(**template)
+    assert not [q["sql"] for q in queries.captured_queries if "trenova_jobs_jobrecord" in q["sql"]]
+    assert len(_jobs("pattern:analyze")) == 1
+
+
+def test_cancelling_the_pending_analysis_lets_the_next_save_ask_again(redis_conn):
+    from trenova_jobs.services import job_cancel
+
+    first = ShipmentFactory()
+    [job] = _jobs("pattern:analyze")
+    job_cancel(record=job)
+    ShipmentFactory(customer=first.customer, organization=first.organization)
+    jobs = _jobs("pattern:analyze")
+    assert [j.status for j in jobs] == [JobStatus.CANCELLED, JobStatus.SCHEDULED]
