@@ -13,5 +13,5 @@ say "Migrating (${DATABASE_URL:-SQLite file db.sqlite3})"
 "$PY" manage.py migrate -v0
 say "Seeding demo data"
 "$PY" manage.py seed_demo --flush
-say "Running one job through a real worker"
-"$PY" manage.py demo_run
+say "Analysing the demo data through the job service and a real worker"
+"$PY" manage.py demo_analyze
