@@ -280,17 +280,7 @@ class ShipmentAdmin(TimestampedAdmin):
     list_select_related = ("organization", "customer", "origin_location", "destination_location")
     # The shipment table is the big one: no select boxes listing every related row, no COUNT(*)
     # of the whole table on each changelist page.
-    autocomplete_fields = (
-        "business_unit",
-        "customer",
-        "origin_location",
-        "destination_location",
-        "service_type",
-        "shipment_type",
-        "tractor_type",
-        "trailer_type",
-        "owner",
-    )
+    autocomplete_fields = (*Shipment.ORGANIZATION_FIELDS, "owner")
     show_full_result_count = False
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -352,18 +342,7 @@ class DedicatedLaneAdmin(TimestampedAdmin):
         "shipment_type",
         "primary_worker",
     )
-    autocomplete_fields = (
-        "business_unit",
-        "customer",
-        "origin_location",
-        "destination_location",
-        "service_type",
-        "shipment_type",
-        "tractor_type",
-        "trailer_type",
-        "primary_worker",
-        "secondary_worker",
-    )
+    autocomplete_fields = tuple(DedicatedLane.ORGANIZATION_FIELDS)
     fieldsets = (
         (None, {"fields": ("organization", "business_unit", "name", "status", "customer")}),
         ("Route", {"fields": (("origin_location", "destination_location"),)}),
