@@ -107,7 +107,7 @@ def test_enqueue_records_and_pushes_a_json_job(redis_conn):
     stored = JobRecord.objects.get(pk=record.pk)
     assert (stored.status, stored.payload, stored.queue, stored.organization_id) == (
         "queued",
-        {"value": 3},
+        {"value": 3, "sleep_seconds": 0.0},
         "default",
         7,
     )
