@@ -19,6 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
@@ -366,7 +367,7 @@ def record_succeeded(*, record: JobRecord, result: Any, duration: float) -> bool
         return False
     record.refresh_from_db()
     _log("succeeded", record, duration_ms=round(duration * 1000, 1))
-    job_succeeded.send(sender=JobRecord, record=record)
+    _announce(job_succeeded, record)
     return True
 
 
@@ -391,8 +392,21 @@ def record_attempt_failed(
         _log("retrying", record, logging.WARNING, retry_in_s=retry_in, error=error[:200])
     else:
         _log("failed", record, logging.ERROR, error=error[:200])
-        job_failed.send(sender=JobRecord, record=record)
+        _announce(job_failed, record)
     return record
+
+
+def _announce(signal: Signal, record: JobRecord) -> None:
+    """Send an outcome signal to every receiver; one failing receiver must not silence the others."""
+    for receiver, response in signal.send_robust(sender=JobRecord, record=record):
+        if isinstance(response, Exception):
+            logger.error(
+                "event=receiver_failed job_id=%s receiver=%s error=%r",
+                record.id,
+                getattr(receiver, "__qualname__", receiver),
+                response,
+                exc_info=response,
+            )
 
 
 def result_to_json(value: Any) -> Any:

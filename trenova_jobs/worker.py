@@ -133,6 +133,13 @@ class WeightedWorker(Worker):
         if record is not None:
             try:
                 self._settle(job, record)
+            except DatabaseError:
+                # Most often a connection the database dropped while the horse ran: reconnect, once.
+                connections.close_all()
+                try:
+                    self._settle(job, record)
+                except Exception:
+                    logger.exception("event=record_settle_failed job_id=%s", job.id)
             except Exception:
                 logger.exception("event=record_settle_failed job_id=%s", job.id)
 

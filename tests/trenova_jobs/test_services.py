@@ -337,3 +337,29 @@ def test_a_record_committed_but_never_pushed_is_pushed_again(redis_conn):
     assert dispatch_pending(min_age_seconds=0).pushed == 0
     JobRecord.objects.filter(pk=record.pk).update(enqueued_at=timezone.now() - timedelta(minutes=2))
     assert dispatch_pending(min_age_seconds=0).pushed == 0
+
+
+def test_a_failing_receiver_does_not_silence_the_others(redis_conn, caplog):
+    from trenova_jobs.signals import job_succeeded
+
+    heard: list[str] = []
+
+    def broken(sender, record, **kwargs):
+        raise RuntimeError("receiver exploded")
+
+    def listener(sender, record, **kwargs):
+        heard.append(record.id)
+
+    # Receivers run in the order they were connected: the broken one goes first.
+    job_succeeded.connect(broken, dispatch_uid="tests.broken_receiver")
+    job_succeeded.connect(listener, dispatch_uid="tests.listener")
+    try:
+        record = enqueue("system:noop", {})
+        record_attempt_started(record_id=record.id)
+        assert record_succeeded(record=record, result=None, duration=0) is True
+    finally:
+        job_succeeded.disconnect(dispatch_uid="tests.broken_receiver")
+        job_succeeded.disconnect(dispatch_uid="tests.listener")
+    assert heard == [record.id]
+    assert "event=receiver_failed" in caplog.text
+    assert JobRecord.objects.get(pk=record.pk).status == JobStatus.SUCCEEDED
