@@ -7,7 +7,6 @@ rollback leaves no job and a Redis outage leaves a ``pending`` record for the di
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -25,6 +24,8 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.job import JobStatus as RqStatus
+from rq.registry import ScheduledJobRegistry
 
 from trenova_jobs.conf import setting_int
 from trenova_jobs.errors import JobError, JobStateError
@@ -126,7 +127,9 @@ def enqueue(
         return existing
     _log("recorded", record, unique_key=unique_key or "-")
     # In autocommit mode this runs at once; inside atomic() it runs after the outermost commit.
-    transaction.on_commit(lambda: _push_committed(record))
+    # robust: an unexpected error here must not break the caller's other on-commit hooks (the record is
+    # committed either way, and the lost-record sweep pushes it).
+    transaction.on_commit(lambda: _push_committed(record), robust=True)
     return record
 
 
@@ -242,23 +245,48 @@ def _insert(record: JobRecord, *, now: datetime) -> JobRecord | None:
 def record_push(record: JobRecord) -> bool:
     """Push a pending record to Redis. Safe to call twice: only the caller that claims it pushes.
 
-    Returns False (and leaves the record pending for the dispatcher) when Redis cannot be reached.
+    Returns True when the record is now queued or scheduled in Redis (pushed by this call, or found there
+    already); False when another caller claimed it, or (leaving it pending for the dispatcher) when Redis
+    cannot be reached.
     """
+    return _record_push(record) in (_PUSHED, _ALREADY_LIVE)
+
+
+_PUSHED, _ALREADY_LIVE, _NOT_CLAIMED, _REDIS_DOWN = "pushed", "already_live", "not_claimed", "redis_down"
+# rq states in which a job will still run: pushing it again would run it twice.
+_RQ_LIVE_STATES = {"queued", "scheduled", "started", "deferred"}
+
+
+def _record_push(record: JobRecord) -> str:
     now = timezone.now()
     target = JobStatus.SCHEDULED if record.scheduled_for and record.scheduled_for > now else JobStatus.QUEUED
     claimed = JobRecord.objects.filter(pk=record.pk, status=JobStatus.PENDING).update(status=target, enqueued_at=now)
     if not claimed:
-        return False
+        return _NOT_CLAIMED
     try:
+        state = _rq_job_state(record)
+        if state in _RQ_LIVE_STATES:
+            # Pushed already: a slow commit's own push that the lost-record sweep did not see in time.
+            record.status, record.enqueued_at = target, now
+            _log("push_skipped", record, reason=f"rq_job_{state}")
+            return _ALREADY_LIVE
+        if state is not None:
+            _rq_job_delete(record)  # the finished or failed rq job of an earlier run (job_retry)
         _rq_enqueue(record, scheduled=target == JobStatus.SCHEDULED)
     except RedisError as exc:
         JobRecord.objects.filter(pk=record.pk, status=target).update(status=JobStatus.PENDING, enqueued_at=None)
         record.status = JobStatus.PENDING
         _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
-        return False
+        return _REDIS_DOWN
     record.status, record.enqueued_at = target, now
     _log("enqueued", record, scheduled_for=record.scheduled_for.isoformat() if record.scheduled_for else "-")
-    return True
+    return _PUSHED
+
+
+def _rq_job_state(record: JobRecord) -> str | None:
+    """The rq status of the record's job, or None when Redis holds no such job."""
+    state = queue_get(record.queue).connection.hget(Job.key_for(record.id), "status")
+    return state.decode() if state is not None else None
 
 
 def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
@@ -276,6 +304,7 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
         if record.max_retries
         else None,
         meta={"job_type": record.job_type},
+        status=RqStatus.SCHEDULED if scheduled else RqStatus.QUEUED,
     )
     if scheduled:
         return queue.schedule_job(job, rq_due_time(record.scheduled_for.timestamp()))
@@ -292,7 +321,8 @@ def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) 
     """Push pending records whose after-commit push did not happen (Redis was down, process died).
 
     Records younger than ``min_age_seconds`` are left to their own on-commit push. Stops at the first
-    Redis failure: the rest stay pending for the next sweep.
+    Redis failure: the rest stay pending for the next sweep. A record another dispatcher claimed first
+    is skipped.
     """
     batch = limit or setting_int("TRENOVA_JOBS_DISPATCH_BATCH")
     lost_records_reset(limit=batch)
@@ -300,10 +330,11 @@ def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) 
     pending = JobRecord.objects.filter(status=JobStatus.PENDING, created_at__lte=cutoff).order_by("created_at")
     pushed = 0
     for record in pending[:batch]:
-        if record_push(record):
+        outcome = _record_push(record)
+        if outcome == _PUSHED:
             pushed += 1
-        elif record.status == JobStatus.PENDING:
-            break  # Redis is still unreachable
+        elif outcome == _REDIS_DOWN:
+            break
     remaining = JobRecord.objects.filter(status=JobStatus.PENDING).count()
     return DispatchResult(pushed=pushed, still_pending=remaining)
 
@@ -357,10 +388,18 @@ def record_attempt_started(*, record_id: str) -> JobRecord | None:
     return record
 
 
-def record_succeeded(*, record: JobRecord, result: Any, duration: float) -> bool:
-    """Final success: store the result, release the unique key, send ``job_succeeded`` once."""
+def _running(record_id: str, attempt: int | None) -> Any:
+    running = JobRecord.objects.filter(pk=record_id, status=JobStatus.RUNNING)
+    return running if attempt is None else running.filter(attempts=attempt)
+
+
+def record_succeeded(*, record: JobRecord, result: Any, duration: float, attempt: int | None = None) -> bool:
+    """Final success: store the result, release the unique key, send ``job_succeeded`` once.
+
+    With ``attempt``, only that attempt may succeed (not a newer one that started meanwhile).
+    """
     now = timezone.now()
-    updated = JobRecord.objects.filter(pk=record.pk, status=JobStatus.RUNNING).update(
+    updated = _running(record.pk, attempt).update(
         status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
     )
     if not updated:
@@ -372,14 +411,23 @@ def record_succeeded(*, record: JobRecord, result: Any, duration: float) -> bool
 
 
 def record_attempt_failed(
-    *, record_id: str, error: str, traceback: str = "", will_retry: bool, retry_in: float = 0
+    *,
+    record_id: str,
+    error: str,
+    traceback: str = "",
+    will_retry: bool,
+    retry_in: float = 0,
+    attempt: int | None = None,
 ) -> JobRecord | None:
     """An attempt failed: either ``retrying`` (another attempt is scheduled) or finally ``failed``.
 
-    On final failure the unique key is released and ``job_failed`` is sent exactly once.
+    Only a ``running`` record changes (and with ``attempt``, only while that attempt is the current one):
+    an attempt settled already, by the supervisor, the reaper or the reconciler, whichever came first, is
+    never written twice or over a newer attempt. On final failure the unique key is released and
+    ``job_failed`` is sent exactly once.
     """
     now = timezone.now()
-    base = JobRecord.objects.filter(pk=record_id).exclude(status__in=FINISHED_STATUSES)
+    base = _running(record_id, attempt)
     fields = {"error": error[:2000], "traceback": traceback[-20000:]}
     if will_retry:
         updated = base.update(status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields)
@@ -471,13 +519,8 @@ def job_retry(*, record: JobRecord) -> JobRecord:
             raise JobStateError(f"Job {record.id} is {record.status}; it can no longer be retried.")
         record.refresh_from_db()
         _log("manual_retry", record)
-
-        def push() -> None:
-            with contextlib.suppress(RedisError):
-                _rq_job_delete(record)  # the failed/cancelled rq job, so the same id can be pushed afresh
-            record_push(record)
-
-        transaction.on_commit(push)
+        # record_push() replaces the finished rq job of the same id (and skips one that is still live).
+        transaction.on_commit(lambda: record_push(record), robust=True)
     return record
 
 
@@ -488,7 +531,13 @@ def _rq_job_delete(record: JobRecord) -> None:
         job = Job.fetch(record.id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
         return
-    job.delete()
+    with queue.connection.pipeline() as pipe:
+        # job.delete() cleans the registry its status names; a scheduled retry may say otherwise.
+        ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer).remove(
+            job, pipeline=pipe
+        )
+        job.delete(pipeline=pipe)
+        pipe.execute()
 
 
 def redis_ping() -> bool:

@@ -14,18 +14,19 @@ from rq.serializers import JSONSerializer
 
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
 from trenova_jobs.execution import Supervised, supervise
+from trenova_jobs.models import JobRecord
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
-from trenova_jobs.recovery import LivenessBeat, abandoned_jobs_recover
-from trenova_jobs.services import (
-    dispatch_pending,
-    record_attempt_failed,
-    record_attempt_started,
-    record_succeeded,
+from trenova_jobs.recovery import (
+    FAILURE_META,
+    LivenessBeat,
+    abandoned_jobs_recover,
+    attempt_settle,
+    error_summary,
+    stuck_records_reconcile,
 )
+from trenova_jobs.services import dispatch_pending, record_attempt_started
 
 logger = logging.getLogger("trenova_jobs")
-
-FAILURE_META = "trenova_failure"
 
 
 class BackoffJob(Job):
@@ -42,11 +43,6 @@ class BackoffJob(Job):
         self.retries_left = self.retries_left - 1
         self.set_status(JobStatus.SCHEDULED)
         queue.schedule_job(self, rq_due_time(time.time() + interval), pipeline=pipeline)
-
-
-def _error_summary(exc_string: str) -> str:
-    lines = [line for line in (exc_string or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "Job failed without an exception message."
 
 
 class WeightedWorker(Worker):
@@ -95,7 +91,7 @@ class WeightedWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         # Ours first: rq's registry cleanup would move abandoned jobs without updating their records.
-        for task in (self._recover_abandoned, self._dispatch_outbox):
+        for task in (self._recover_abandoned, self._reconcile_stuck, self._dispatch_outbox):
             try:
                 task()
             except Exception:
@@ -105,6 +101,9 @@ class WeightedWorker(Worker):
 
     def _recover_abandoned(self) -> None:
         abandoned_jobs_recover(connection=self.connection, queues=self.queues)
+
+    def _reconcile_stuck(self) -> None:
+        stuck_records_reconcile()
 
     def _dispatch_outbox(self) -> None:
         result = dispatch_pending()
@@ -120,10 +119,12 @@ class WeightedWorker(Worker):
             record = record_attempt_started(record_id=job.id)
         except DatabaseError:
             # Leave the bookkeeping to run() in the horse: if the database is still down there, the
-            # attempt fails and rq retries it with backoff.
+            # attempt fails and rq retries it with backoff. run() records a success itself; a failure is
+            # settled below from what the horse left in Redis.
             logger.exception("event=record_start_failed job_id=%s", job.id)
             connections.close_all()
             super().execute_job(job, queue)
+            self._settle_safely(job, record_id=job.id)
             return
         supervise(Supervised(record_id=job.id, record=record))
         try:
@@ -131,27 +132,27 @@ class WeightedWorker(Worker):
         finally:
             supervise(None)
         if record is not None:
+            self._settle_safely(job, record_id=job.id, record=record)
+
+    def _settle_safely(self, job: Job, *, record_id: str, record: Any = None) -> None:
+        """Settle the attempt; a stuck record is the reconciler's to fix, never a crashed worker."""
+        for last_try in (False, True):
             try:
-                self._settle(job, record)
+                self._settle(job, record if record is not None else JobRecord.objects.get(pk=record_id))
+                return
             except DatabaseError:
                 # Most often a connection the database dropped while the horse ran: reconnect, once.
                 connections.close_all()
-                try:
-                    self._settle(job, record)
-                except Exception:
+                if last_try:
                     logger.exception("event=record_settle_failed job_id=%s", job.id)
             except Exception:
                 logger.exception("event=record_settle_failed job_id=%s", job.id)
+                return
 
     def _settle(self, job: Job, record: Any) -> None:
         """Write the attempt's outcome, as rq recorded it in Redis, to the job record."""
         job.refresh()
-        failure = job.meta.get(FAILURE_META)
-        if failure is not None:
-            record_attempt_failed(record_id=job.id, **failure)
-        elif job.get_status(refresh=False) == JobStatus.FINISHED:
-            duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
-            record_succeeded(record=record, result=job.return_value(refresh=True), duration=duration)
+        attempt_settle(job, record)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         _detach_inherited_connections()
@@ -171,7 +172,7 @@ class WeightedWorker(Worker):
         # outcome travels in the job's meta to _settle(), which runs in the main process.
         will_retry = bool(job.retries_left and job.retries_left > 0 and self._stopped_job_id != job.id)
         job.meta[FAILURE_META] = {
-            "error": _error_summary(exc_string),
+            "error": error_summary(exc_string),
             "traceback": exc_string[-20000:],
             "will_retry": will_retry,
             "retry_in": job.get_retry_interval() if will_retry else 0,

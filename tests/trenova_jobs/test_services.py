@@ -220,6 +220,7 @@ def test_key_is_released_on_success_and_on_final_failure(redis_conn):
     record_attempt_started(record_id=second.id)
     record_attempt_failed(record_id=second.id, error="boom", will_retry=True, retry_in=1)
     assert enqueue("system:noop", {}, unique_key="k").deduplicated is True  # still held while retrying
+    record_attempt_started(record_id=second.id)
     record_attempt_failed(record_id=second.id, error="boom", will_retry=False)
     assert enqueue("system:noop", {}, unique_key="k").deduplicated is False
 

@@ -1,0 +1,327 @@
+"""No record stays ``running``, no job is pushed twice: the reconciler, the reaper and the dispatcher.
+
+The windows these cover (a worker dying between two Redis or database writes) cannot be hit on purpose
+with a real kill, so each test builds the state such a death leaves — in the real database and the real
+Redis — and then runs the real sweep, and where it matters a real worker, over it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.queues import queue_get
+from trenova_jobs.recovery import (
+    FAILURE_META,
+    abandoned_jobs_recover,
+    attempt_settle,
+    liveness_key,
+    stuck_records_reconcile,
+)
+from trenova_jobs.services import (
+    dispatch_pending,
+    enqueue,
+    job_cancel,
+    job_retry,
+    record_attempt_failed,
+    record_attempt_started,
+    record_succeeded,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _record(record_id: str) -> JobRecord:
+    return JobRecord.objects.get(pk=record_id)
+
+
+def _age_attempt(record_id: str, seconds: int = 120) -> JobRecord:
+    """Make the current attempt look ``seconds`` old, past the reconciler's patience."""
+    JobRecord.objects.filter(pk=record_id).update(started_at=timezone.now() - timedelta(seconds=seconds))
+    return _record(record_id)
+
+
+def _job(redis_conn, job_id: str) -> Job:
+    return Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+
+
+def _queued_ids(queue: str = "default") -> list[str]:
+    return queue_get(queue).get_job_ids()
+
+
+def _run_burst(start_worker) -> None:
+    proc = start_worker("--burst")
+    assert proc.wait(timeout=60) == 0
+
+
+def _finish_then_forget(start_worker, job_type: str, payload: dict, **options) -> JobRecord:
+    """Run a job with a real worker, then put its record back to ``running`` — as if the worker had
+    died after its horse finished but before it wrote the outcome."""
+    record = enqueue(job_type, payload, **options)
+    _run_burst(start_worker)
+    done = _record(record.id)
+    assert done.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+    JobRecord.objects.filter(pk=record.id).update(
+        status=JobStatus.RUNNING, result=None, error="", finished_at=None, unique_lock=done.unique_key or None
+    )
+    return _age_attempt(record.id)
+
+
+# --- The reconciler ---------------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_a_job_dequeued_by_a_worker_that_died_before_starting_it_runs_again(redis_conn, start_worker):
+    record = enqueue("system:noop", {"value": 7})
+    # The worker popped the job and marked the attempt started, then died before its horse ran: the job
+    # is in no queue and no registry.
+    assert redis_conn.lpop(queue_get("default").key).decode() == record.id
+    record_attempt_started(record_id=record.id)
+    _age_attempt(record.id)
+
+    assert stuck_records_reconcile() == 1
+    stuck = _record(record.id)
+    assert stuck.status == JobStatus.RETRYING
+    assert "died before starting it" in stuck.error
+    assert _queued_ids() == [record.id]
+
+    _run_burst(start_worker)
+    done = _record(record.id)
+    assert (done.status, done.attempts, done.result) == (JobStatus.SUCCEEDED, 2, {"value": 7})
+
+
+@pytest.mark.worker
+def test_a_finished_job_whose_outcome_was_never_written_is_settled_once(redis_conn, start_worker):
+    record = _finish_then_forget(start_worker, "system:noop", {"value": 3}, unique_key="settle-once")
+    redis_conn.delete(f"test:signal:succeeded:{record.id}")
+
+    assert stuck_records_reconcile() == 1
+    done = _record(record.id)
+    assert (done.status, done.result, done.unique_lock) == (JobStatus.SUCCEEDED, {"value": 3}, None)
+    # The worker that ran it, coming back to settle the same attempt, changes nothing and signals nothing.
+    assert attempt_settle(_job(redis_conn, record.id), record) is False
+    assert stuck_records_reconcile() == 0
+    assert redis_conn.get(f"test:signal:succeeded:{record.id}") == b"1"
+
+
+@pytest.mark.worker
+def test_a_failed_job_whose_outcome_was_never_written_is_failed_with_its_error(redis_conn, start_worker):
+    token = uuid.uuid4().hex
+    record = _finish_then_forget(start_worker, "test:always_fail", {"token": token}, max_retries=0)
+    redis_conn.delete(f"test:signal:failed:{record.id}")
+
+    assert stuck_records_reconcile() == 1
+    failed = _record(record.id)
+    assert failed.status == JobStatus.FAILED
+    assert failed.error == "RuntimeError: always fails"
+    assert redis_conn.get(f"test:signal:failed:{record.id}") == b"1"
+
+
+def _abandon_to_rq_cleanup(redis_conn, record: JobRecord) -> None:
+    """Leave the started job in rq's started registry with its heartbeat expired, then let rq's own
+    registry cleanup (not ours) deal with it, as rq's maintenance would after ~10 minutes."""
+    record_attempt_started(record_id=record.id)
+    job = _job(redis_conn, record.id)
+    queue_get("default").remove(job)
+    job.worker_name = "a-worker-long-gone"
+    job.set_status("started")
+    job.save()
+    registry = StartedJobRegistry("default", connection=redis_conn)
+    redis_conn.zadd(registry.key, {job.id: 1})  # expired long ago
+    assert registry.cleanup() == [record.id]
+    _age_attempt(record.id)
+
+
+def test_a_job_failed_by_rq_cleanup_is_failed_in_its_record(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=0)
+    _abandon_to_rq_cleanup(redis_conn, record)
+    assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
+
+    assert stuck_records_reconcile() == 1
+    failed = _record(record.id)
+    assert failed.status == JobStatus.FAILED
+    assert "due to AbandonedJobError" in failed.error
+    assert redis_conn.get(f"test:signal:failed:{record.id}") == b"1"
+
+
+def test_a_job_rq_cleanup_retries_leaves_its_record_retrying(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    _abandon_to_rq_cleanup(redis_conn, record)
+    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
+
+    assert stuck_records_reconcile() == 1
+    retrying = _record(record.id)
+    assert retrying.status == JobStatus.RETRYING
+    assert "rq retries the job" in retrying.error
+    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
+    assert _queued_ids() == []  # rq retries it when due; nothing is queued twice
+
+
+def test_a_retry_failure_left_in_redis_is_copied_to_the_record(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    record_attempt_started(record_id=record.id)
+    job = _job(redis_conn, record.id)
+    queue = queue_get("default")
+    queue.remove(job)
+    job.meta[FAILURE_META] = {"error": "ValueError: x", "traceback": "tb", "will_retry": True, "retry_in": 2}
+    job.save_meta()
+    queue.schedule_job(job, timezone.now() + timedelta(seconds=30))
+    _age_attempt(record.id)
+
+    assert stuck_records_reconcile() == 1
+    retrying = _record(record.id)
+    assert (retrying.status, retrying.error, retrying.traceback) == (JobStatus.RETRYING, "ValueError: x", "tb")
+
+
+def test_a_job_missing_from_redis_is_pushed_again(redis_conn):
+    record = enqueue("system:noop", {})
+    record_attempt_started(record_id=record.id)
+    _job(redis_conn, record.id).delete()
+    _age_attempt(record.id)
+
+    assert stuck_records_reconcile() == 1
+    assert _record(record.id).status == JobStatus.PENDING
+    assert dispatch_pending(min_age_seconds=0).pushed == 1
+    assert _queued_ids() == [record.id]
+
+
+def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=1)
+    record_attempt_started(record_id=record.id)
+    job = _job(redis_conn, record.id)
+    queue_get("default").remove(job)
+    job.worker_name = "busy-worker"
+    job.set_status("started")
+    job.save()
+    StartedJobRegistry("default", connection=redis_conn).add(job, ttl=600)
+    redis_conn.set(liveness_key("busy-worker"), 1, ex=30)
+    _age_attempt(record.id, seconds=3600)
+
+    assert stuck_records_reconcile() == 0
+    assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == []
+    assert _record(record.id).status == JobStatus.RUNNING
+
+    # Once the worker is gone, the reaper (not the reconciler) takes it; the reconciler then finds the
+    # attempt settled and does nothing more.
+    redis_conn.delete(liveness_key("busy-worker"))
+    assert stuck_records_reconcile() == 0
+    assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == [record.id]
+    assert _record(record.id).status == JobStatus.RETRYING
+    assert stuck_records_reconcile() == 0
+    assert _queued_ids() == [record.id]
+
+
+def test_a_started_job_of_a_dead_worker_in_no_registry_runs_again(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=1)
+    record_attempt_started(record_id=record.id)
+    job = _job(redis_conn, record.id)
+    queue_get("default").remove(job)
+    job.worker_name = "gone-worker"
+    job.set_status("started")
+    job.save()
+    _age_attempt(record.id)
+
+    assert stuck_records_reconcile() == 1
+    assert _record(record.id).status == JobStatus.RETRYING
+    assert _queued_ids() == [record.id]
+
+
+def test_a_fresh_running_record_is_not_checked(redis_conn):
+    record = enqueue("system:noop", {})
+    record_attempt_started(record_id=record.id)
+    _job(redis_conn, record.id).delete()
+    assert stuck_records_reconcile() == 0
+    assert _record(record.id).status == JobStatus.RUNNING
+
+
+# --- Outcomes are written for the attempt they belong to ---------------------------------------------
+
+
+def test_an_outcome_for_an_older_attempt_is_not_written_over_the_current_one(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=3)
+    record_attempt_started(record_id=record.id)
+    record_attempt_failed(record_id=record.id, error="first", will_retry=True, retry_in=1)
+    current = record_attempt_started(record_id=record.id)
+    assert current.attempts == 2
+
+    assert record_attempt_failed(record_id=record.id, error="late", will_retry=True, attempt=1) is None
+    assert record_succeeded(record=current, result=None, duration=0, attempt=1) is False
+    assert _record(record.id).status == JobStatus.RUNNING
+    assert record_succeeded(record=current, result={"ok": 1}, duration=0, attempt=2) is True
+
+
+def test_an_outcome_for_a_record_that_is_not_running_is_ignored(redis_conn):
+    record = enqueue("system:noop", {})
+    assert record_attempt_failed(record_id=record.id, error="x", will_retry=False) is None
+    assert _record(record.id).status == JobStatus.QUEUED
+    assert redis_conn.get(f"test:signal:failed:{record.id}") is None
+
+
+# --- The dispatcher never pushes a live job twice -----------------------------------------------------
+
+
+def test_a_record_reset_while_its_job_is_queued_is_not_pushed_twice(redis_conn):
+    # A transaction that committed late: the lost-record sweep reset the record while its own push ran.
+    record = enqueue("system:noop", {})
+    JobRecord.objects.filter(pk=record.pk).update(status=JobStatus.PENDING, enqueued_at=None)
+
+    assert dispatch_pending(min_age_seconds=0).pushed == 0
+    assert _record(record.id).status == JobStatus.QUEUED
+    assert _queued_ids() == [record.id]
+
+
+@pytest.mark.worker
+def test_retry_of_a_job_that_failed_in_a_worker_runs_it_afresh(redis_conn, start_worker):
+    token = uuid.uuid4().hex
+    record = enqueue("test:flaky", {"token": token, "fail_times": 1}, max_retries=0)
+    _run_burst(start_worker)
+    failed = _record(record.id)
+    assert failed.status == JobStatus.FAILED
+    assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
+
+    job_retry(record=failed)
+    assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == []
+    assert _queued_ids() == [record.id]
+    _run_burst(start_worker)
+    done = _record(record.id)
+    assert (done.status, done.attempts, done.result["attempt"]) == (JobStatus.SUCCEEDED, 1, 1)
+
+
+# --- Delayed jobs are scheduled in rq too -------------------------------------------------------------
+
+
+def test_a_delayed_job_is_scheduled_in_rq_and_cancel_removes_it(redis_conn):
+    record = enqueue("system:noop", {}, delay=timedelta(minutes=5))
+    assert _job(redis_conn, record.id).get_status() == "scheduled"
+    job_cancel(record=record)
+    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == []
+    assert not Job.exists(record.id, connection=redis_conn)
+
+
+def test_cancel_removes_a_retry_waiting_in_the_scheduled_registry(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    record_attempt_started(record_id=record.id)
+    record_attempt_failed(record_id=record.id, error="x", will_retry=True, retry_in=60)
+    job = _job(redis_conn, record.id)
+    queue = queue_get("default")
+    queue.remove(job)
+    job.set_status("failed")  # a status that does not name the scheduled registry
+    queue.schedule_job(job, timezone.now() + timedelta(minutes=1))
+
+    job_cancel(record=_record(record.id))
+    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == []
+
+
+def test_outcomes_wait_for_a_running_record_before_the_worker_settles(redis_conn):
+    # attempt_settle with no outcome in Redis yet (the job is still queued in rq) writes nothing.
+    record = enqueue("system:noop", {})
+    started = record_attempt_started(record_id=record.id)
+    assert attempt_settle(_job(redis_conn, record.id), started) is False
+    assert _record(record.id).status == JobStatus.RUNNING
