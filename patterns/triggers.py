@@ -3,17 +3,18 @@
 Receivers in ``patterns.signals`` call ``shipment_saved``; bulk imports, which skip signals, call
 ``shipments_bulk_import``. Jobs go through ``trenova_jobs.services.enqueue``, so they are written in the
 caller's transaction and pushed to Redis after commit: a rollback leaves no job, and a Redis outage
-leaves a pending record that the dispatcher pushes later. A trigger never fails the save.
+leaves a pending record that the dispatcher pushes later. Only a database error fails the save.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from patterns.models import Shipment, ShipmentStatus
@@ -42,14 +43,19 @@ def _customer_analysis_enqueue(*, shipment: Shipment, trigger_reason: str, delay
 
 
 def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None) -> list[JobRecord]:
-    """Enqueue the jobs a shipment save calls for. Errors are logged, never raised into the save."""
+    """Enqueue the jobs a shipment save calls for.
+
+    A bug in one trigger (a payload that does not validate, say) is logged and never fails the save, nor
+    stops the other trigger. A database error is different: it leaves the save's own transaction unable
+    to commit, and swallowing it would make the save roll back without a word. It propagates, so the
+    save fails visibly and no committed shipment is left without its jobs.
+    """
     jobs: list[JobRecord] = []
     status_changed = not created and old_status is not None and old_status != shipment.status
     # No savepoint of our own (two round trips on every save): enqueue() writes nothing before it has
-    # validated everything, and takes a savepoint itself where an insert may collide (unique keys). A
-    # database error here means the save's own transaction is failing anyway.
-    try:
-        if shipment.customer_id and (created or (status_changed and shipment.status == ShipmentStatus.COMPLETED)):
+    # validated everything, and takes a savepoint itself where an insert may collide (unique keys).
+    if shipment.customer_id and (created or (status_changed and shipment.status == ShipmentStatus.COMPLETED)):
+        with _trigger_guard(shipment, "pattern:analyze"):
             jobs.append(
                 _customer_analysis_enqueue(
                     shipment=shipment,
@@ -57,7 +63,8 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
                     delay=CREATED_DELAY if created else COMPLETED_DELAY,
                 )
             )
-        if status_changed:
+    if status_changed:
+        with _trigger_guard(shipment, "shipment:status_update"):
             jobs.append(
                 enqueue(
                     "shipment:status_update",
@@ -72,10 +79,17 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
                     business_unit_id=shipment.business_unit_id,
                 )
             )
-    except Exception:
-        logger.exception("event=trigger_failed shipment_id=%s", shipment.pk)
-        return []
     return jobs
+
+
+@contextmanager
+def _trigger_guard(shipment: Shipment, job_type: str) -> Iterator[None]:
+    try:
+        yield
+    except DatabaseError:
+        raise
+    except Exception:
+        logger.exception("event=trigger_failed shipment_id=%s job_type=%s", shipment.pk, job_type)
 
 
 @dataclass(frozen=True)

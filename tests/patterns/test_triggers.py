@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from patterns.models import Shipment, ShipmentStatus
@@ -181,6 +181,35 @@ def test_a_failing_trigger_never_fails_the_save(redis_conn, monkeypatch, caplog)
     shipment = ShipmentFactory()
     assert Shipment.objects.filter(pk=shipment.pk).exists()
     assert "event=trigger_failed" in caplog.text
+
+
+def test_one_failing_trigger_does_not_stop_the_other(redis_conn, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("registry exploded")
+
+    monkeypatch.setattr("patterns.triggers.pattern_analysis_enqueue", broken)
+    shipment = ShipmentFactory()
+    shipment.status = ShipmentStatus.COMPLETED  # asks for an analysis (broken) and a status notice
+    shipment.save()
+    [notice] = _jobs("shipment:status_update")
+    assert notice.payload["new_status"] == "Completed"
+
+
+def test_a_database_error_in_a_trigger_fails_the_save_and_changes_nothing(redis_conn, monkeypatch):
+    # A real database error: it aborts the save's transaction, so it must not be swallowed (the save
+    # would then roll back without a word) nor hidden behind a savepoint (the save would commit without
+    # its job).
+    def failing_sql(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_for_the_trigger")
+
+    shipment = ShipmentFactory()
+    monkeypatch.setattr("patterns.triggers.enqueue", failing_sql)
+    shipment.status = ShipmentStatus.ASSIGNED
+    with pytest.raises(DatabaseError, match="no_such_table_for_the_trigger"):
+        shipment.save()
+    assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.NEW
+    assert _jobs("shipment:status_update") == []
 
 
 def test_bulk_import_asks_for_one_analysis_per_customer(redis_conn):
