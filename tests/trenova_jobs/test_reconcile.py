@@ -124,15 +124,21 @@ def test_a_failed_job_whose_outcome_was_never_written_is_failed_with_its_error(r
     assert redis_conn.get(f"test:signal:failed:{record.id}") == b"1"
 
 
-def _abandon_to_rq_cleanup(redis_conn, record: JobRecord) -> None:
-    """Leave the started job in rq's started registry with its heartbeat expired, then let rq's own
-    registry cleanup (not ours) deal with it, as rq's maintenance would after ~10 minutes."""
+def _started_by(redis_conn, record: JobRecord, worker_name: str) -> Job:
+    """The state a worker leaves once its horse has started the job (minus the started registry)."""
     record_attempt_started(record_id=record.id)
     job = _job(redis_conn, record.id)
     queue_get("default").remove(job)
-    job.worker_name = "a-worker-long-gone"
+    job.worker_name = worker_name
     job.set_status("started")
     job.save()
+    return job
+
+
+def _abandon_to_rq_cleanup(redis_conn, record: JobRecord) -> None:
+    """Leave the started job in rq's started registry with its heartbeat expired, then let rq's own
+    registry cleanup (not ours) deal with it, as rq's maintenance would after ~10 minutes."""
+    job = _started_by(redis_conn, record, "a-worker-long-gone")
     registry = StartedJobRegistry("default", connection=redis_conn)
     redis_conn.zadd(registry.key, {job.id: 1})  # expired long ago
     assert registry.cleanup() == [record.id]
@@ -194,12 +200,7 @@ def test_a_job_missing_from_redis_is_pushed_again(redis_conn):
 
 def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
     record = enqueue("system:noop", {}, max_retries=1)
-    record_attempt_started(record_id=record.id)
-    job = _job(redis_conn, record.id)
-    queue_get("default").remove(job)
-    job.worker_name = "busy-worker"
-    job.set_status("started")
-    job.save()
+    job = _started_by(redis_conn, record, "busy-worker")
     StartedJobRegistry("default", connection=redis_conn).add(job, ttl=600)
     redis_conn.set(liveness_key("busy-worker"), 1, ex=30)
     _age_attempt(record.id, seconds=3600)
@@ -220,12 +221,7 @@ def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
 
 def test_a_started_job_of_a_dead_worker_in_no_registry_runs_again(redis_conn):
     record = enqueue("system:noop", {}, max_retries=1)
-    record_attempt_started(record_id=record.id)
-    job = _job(redis_conn, record.id)
-    queue_get("default").remove(job)
-    job.worker_name = "gone-worker"
-    job.set_status("started")
-    job.save()
+    _started_by(redis_conn, record, "gone-worker")
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 1
