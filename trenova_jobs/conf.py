@@ -16,8 +16,9 @@ _INT_SETTINGS: dict[str, tuple[int, int, int]] = {
     # rq's worker TTL; its idle dequeue blocks for (this - 15) s, which bounds the maintenance delay.
     "TRENOVA_JOBS_WORKER_TTL": (30, 16, 600),
     # How long rq keeps successful results and failed jobs (the JobRecord keeps them for good). At least a
-    # minute: the worker reads the result back from Redis to record it once the work horse has exited.
-    "TRENOVA_JOBS_RESULT_TTL": (3600, 60, 30 * 24 * 3600),
+    # quarter of an hour: the outcome is read back from Redis to be recorded, by the worker as soon as its
+    # work horse exits, or by the reconciler a minute (plus a maintenance interval) later.
+    "TRENOVA_JOBS_RESULT_TTL": (3600, 900, 30 * 24 * 3600),
     "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 60, 365 * 24 * 3600),
     "TRENOVA_JOBS_MAX_RETRIES_LIMIT": (25, 0, 100),
     "TRENOVA_JOBS_DISPATCH_BATCH": (500, 1, 100_000),

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from redis import Redis
+from redis.exceptions import WatchError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -29,7 +31,7 @@ from rq.results import Result
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import queue_get
-from trenova_jobs.services import record_attempt_failed, record_succeeded
+from trenova_jobs.services import RUNNING_ONLY, record_attempt_failed, record_succeeded
 
 logger = logging.getLogger("trenova_jobs")
 
@@ -122,32 +124,52 @@ def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry) 
         return False
     if not job.worker_name or worker_alive(connection, job.worker_name):
         return False
-    # Two workers may sweep at once: only the one that claims the job handles it. The claim outlives
-    # the sweep so that a second sweeper does not handle the job again; a failed attempt frees it.
+    return _claimed(connection, job_id, lambda: _recover(job, queue, registry))
+
+
+def _claimed(connection: Redis, job_id: str, action: Callable[[], bool]) -> bool:
+    """Run ``action`` only if this sweeper claims ``job_id`` first (several workers sweep at once).
+
+    The claim outlives the action, so that a second sweeper does not handle the job again right after;
+    a failed or declined action frees it for the next sweep.
+    """
     claim = f"{REAP_CLAIM_PREFIX}{job_id}"
     if not connection.set(claim, 1, nx=True, ex=60):
         return False
     try:
-        _recover(job, queue, registry)
+        done = action()
     except Exception:
         connection.delete(claim)
         raise
-    return True
+    if not done:
+        connection.delete(claim)
+    return done
 
 
-def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int | None = None) -> None:
+def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int | None = None) -> bool:
+    """Re-queue (retries left) or fail a started job whose worker died; False if it was moved meanwhile.
+
+    The job must still be ``started`` in rq when the move commits (WATCH): rq's own registry cleanup, or
+    a worker that came back, may have moved it since it was read, and moving it twice would run it twice.
+    """
     dead_worker = job.worker_name
     will_retry = bool(job.retries_left and job.retries_left > 0)
     error = f"Worker {dead_worker} died while running this job (abandoned)."
-    # The record first: once the job is back on its queue another worker may start the next attempt, and
-    # this attempt's outcome must not be written over that one.
-    record_attempt_failed(record_id=job.id, error=error, will_retry=will_retry, retry_in=0, attempt=attempt)
     with queue.connection.pipeline() as pipe:
+        pipe.watch(job.key)
+        if pipe.hget(job.key, "status") != JobStatus.STARTED.value.encode():
+            return False
+        # The record first: once the job is back on its queue another worker may start the next attempt,
+        # and this attempt's outcome must not be written over that one.
+        written = record_attempt_failed(record_id=job.id, error=error, will_retry=will_retry, attempt=attempt)
+        if written is None and attempt is not None:
+            return False  # that attempt was settled by someone else
+        pipe.multi()
         registry.remove(job, pipeline=pipe)
         if will_retry:
             # No backoff: the handler did not fail, its process vanished; run it again now.
             job.retries_left -= 1
-            # What rq's own Job.retry() calls: enqueue inside our pipeline, skipping dependency checks
+            # What rq's own Job.retry() calls: enqueue inside our transaction, skipping dependency checks
             # (enqueue_job() would open a second transaction on the pipeline).
             queue._enqueue_job(job, pipeline=pipe)
         else:
@@ -157,30 +179,37 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
             FailedJobRegistry(queue.name, queue.connection, serializer=queue.serializer).add(
                 job, job.failure_ttl, exc_string=error, pipeline=pipe
             )
-        pipe.execute()
+        try:
+            pipe.execute()
+        except WatchError:
+            # Moved between our check and our move; whoever moved it re-runs or fails it, and the
+            # reconciler brings the record in line.
+            logger.warning("event=recover_raced job_id=%s queue=%s", job.id, queue.name)
+            return False
     logger.warning(
         "event=recovered job_id=%s queue=%s dead_worker=%s requeued=%s", job.id, queue.name, dead_worker, will_retry
     )
+    return True
 
 
 # --- The outcome of an attempt, from Redis to the record ---------------------------------------------
 
 
-def attempt_settle(job: Job, record: JobRecord) -> bool:
+def attempt_settle(job: Job, record: JobRecord, statuses: Collection[str] = RUNNING_ONLY) -> bool:
     """Write the outcome rq recorded for ``record``'s current attempt; False when there is none yet.
 
-    Only the attempt ``record`` describes is settled (``record.attempts``), and only once: the worker
-    that ran it and the reconciler may both try, and the first one wins.
+    Only the attempt ``record`` describes is settled (``record.attempts``), only while the record is in
+    one of ``statuses``, and only once: the worker that ran it and the reconciler may both try, and the
+    first one wins.
     """
+    where = {"attempt": record.attempts, "statuses": statuses}
     failure = job.meta.get(FAILURE_META)
     if failure is not None:
-        return record_attempt_failed(record_id=record.id, attempt=record.attempts, **failure) is not None
+        return record_attempt_failed(record_id=record.id, **where, **failure) is not None
     state = job.get_status(refresh=False)
     if state == JobStatus.FINISHED:
         duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
-        return record_succeeded(
-            record=record, result=job.return_value(refresh=True), duration=duration, attempt=record.attempts
-        )
+        return record_succeeded(record=record, result=job.return_value(refresh=True), duration=duration, **where)
     if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
         exc_string = _rq_failure_text(job)
         return (
@@ -189,7 +218,7 @@ def attempt_settle(job: Job, record: JobRecord) -> bool:
                 error=error_summary(exc_string) if exc_string else f"The job ended {state} in rq.",
                 traceback=exc_string,
                 will_retry=False,
-                attempt=record.attempts,
+                **where,
             )
             is not None
         )
@@ -204,14 +233,16 @@ def _rq_failure_text(job: Job) -> str:
 
 
 def stuck_records_reconcile(*, limit: int = 200) -> int:
-    """Settle ``running`` records whose attempt ended, or vanished, without the outcome being written.
+    """Settle records whose attempt ended, or vanished, without the outcome being written.
 
-    Returns how many records changed. Each record is handled on its own: one failure is logged and
+    Looks at records ``running`` for over a minute and ``retrying`` records whose retry is over a minute
+    late. Returns how many records changed. Each record is handled on its own: one failure is logged and
     left for the next sweep.
     """
-    stuck = JobRecord.objects.filter(status=RecordStatus.RUNNING, started_at__lt=timezone.now() - STUCK_AFTER).order_by(
-        "started_at"
-    )[:limit]
+    cutoff = timezone.now() - STUCK_AFTER
+    running_long = Q(status=RecordStatus.RUNNING, started_at__lt=cutoff)
+    retry_late = Q(status=RecordStatus.RETRYING, scheduled_for__lt=cutoff)
+    stuck = JobRecord.objects.filter(running_long | retry_late).order_by("started_at")[:limit]
     settled = 0
     for record in stuck:
         try:
@@ -224,45 +255,76 @@ def stuck_records_reconcile(*, limit: int = 200) -> int:
 def _reconcile(record: JobRecord) -> bool:
     queue = queue_get(record.queue)
     connection = queue.connection
+    statuses = (record.status,)
     try:
         job = Job.fetch(record.id, connection=connection, serializer=queue.serializer)
     except NoSuchJobError:
-        # Redis no longer has the job (flushed, or a dead worker's result expired): push it again.
-        changed = JobRecord.objects.filter(pk=record.pk, status=RecordStatus.RUNNING, attempts=record.attempts).update(
+        # Redis no longer has the job (it lost its data: results outlive any sweep delay, see
+        # TRENOVA_JOBS_RESULT_TTL): push it again, at least once rather than never.
+        changed = JobRecord.objects.filter(pk=record.pk, status=record.status, attempts=record.attempts).update(
             status=RecordStatus.PENDING, enqueued_at=None, scheduled_for=None
         )
         _reconciled(record, "rq_job_missing" if changed else None)
         return bool(changed)
     state = job.get_status(refresh=False)
-    if attempt_settle(job, record):
+    if attempt_settle(job, record, statuses):
         _reconciled(record, f"rq_job_{state}")
         return True
-    if state == JobStatus.STARTED:
-        if job.worker_name and worker_alive(connection, job.worker_name):
-            return False  # still running
-        registry = StartedJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
-        if connection.zscore(registry.key, job.id) is not None:
-            return False  # abandoned_jobs_recover() handles it
-        # Started by a worker that is gone, and in no registry (rq's cleanup dropped it): run it again.
-        _recover(job, queue, registry, attempt=record.attempts)
-        _reconciled(record, "rq_job_orphaned")
-        return True
+    if record.status == RecordStatus.RUNNING and state == JobStatus.STARTED:
+        return _reconcile_started(record, job, queue)
     if state in (JobStatus.QUEUED, JobStatus.SCHEDULED):
-        scheduled = ScheduledJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
-        waiting = connection.lpos(queue.key, job.id) is not None or connection.zscore(scheduled.key, job.id) is not None
-        if waiting:
-            # rq retries it (its own cleanup moved it): the record waits for that retry.
-            error = "The attempt ended without the worker recording its outcome; rq retries the job."
-        else:
-            # A worker took it off its queue and died before starting it.
-            error = "The worker that dequeued this job died before starting it; the job was queued again."
+        return _reconcile_waiting(record, job, queue)
+    return False
+
+
+def _reconcile_started(record: JobRecord, job: Job, queue: Queue) -> bool:
+    connection = queue.connection
+    if job.worker_name and worker_alive(connection, job.worker_name):
+        return False  # still running
+    registry = StartedJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
+    if connection.zscore(registry.key, job.id) is not None:
+        return False  # abandoned_jobs_recover() handles it
+    # Started by a worker that is gone, and in no registry (rq's cleanup dropped it): run it again.
+    recovered = _claimed(connection, job.id, lambda: _recover(job, queue, registry, attempt=record.attempts))
+    _reconciled(record, "rq_job_orphaned" if recovered else None)
+    return recovered
+
+
+def _reconcile_waiting(record: JobRecord, job: Job, queue: Queue) -> bool:
+    """The rq job waits to run (queued or scheduled): is it really somewhere a worker will find it?"""
+    connection = queue.connection
+    scheduled = ScheduledJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
+    if connection.zscore(scheduled.key, job.id) is not None:
+        waiting = True
+    elif record.status == RecordStatus.RETRYING and job.get_status(refresh=False) == JobStatus.QUEUED:
+        return False  # a retry waiting its turn in a queue backlog (not searched: the queue may be long)
+    elif connection.lpos(queue.intermediate_queue_key, job.id) is not None:
+        # Dequeued into rq's intermediate queue by a worker that died: rq's own cleanup fails it over to
+        # a retry (through our worker's handle_job_failure), and a later sweep settles that.
+        return False
+    else:
+        waiting = connection.lpos(queue.key, job.id) is not None
+    if waiting and record.status == RecordStatus.RETRYING:
+        return False  # as it should be
+    if waiting:
+        # A running record whose job rq re-queued by itself (its cleanup): the record waits for that retry.
+        error = "The attempt ended without the worker recording its outcome; rq retries the job."
+        written = record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts)
+        _reconciled(record, "rq_job_waiting" if written else None)
+        return written is not None
+    # In no queue and no registry: a worker took it off its queue and died before starting it, or Redis
+    # lost the queue entry. Put it back.
+    return _claimed(connection, job.id, lambda: _requeue_lost(record, job, queue))
+
+
+def _requeue_lost(record: JobRecord, job: Job, queue: Queue) -> bool:
+    if record.status == RecordStatus.RUNNING:
+        error = "The worker that dequeued this job died before starting it; the job was queued again."
         if record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts) is None:
             return False
-        if not waiting:
-            queue.enqueue_job(job)
-        _reconciled(record, "rq_job_waiting" if waiting else "rq_job_dequeued_lost")
-        return True
-    return False
+    queue.enqueue_job(job)
+    _reconciled(record, "rq_job_lost")
+    return True
 
 
 def _reconciled(record: JobRecord, reason: str | None) -> None:

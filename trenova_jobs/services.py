@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,12 +21,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
-from redis.exceptions import RedisError
+from redis.client import Pipeline
+from redis.exceptions import RedisError, WatchError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus as RqStatus
 from rq.registry import ScheduledJobRegistry
+from rq.results import Result
 
 from trenova_jobs.conf import setting_int
 from trenova_jobs.errors import JobError, JobStateError
@@ -38,6 +41,8 @@ from trenova_jobs.signals import job_failed, job_succeeded
 logger = logging.getLogger("trenova_jobs")
 
 RUN_FUNCTION = "trenova_jobs.execution.run"
+# The statuses an attempt's outcome is written over, unless a caller says otherwise.
+RUNNING_ONLY = (JobStatus.RUNNING,)
 
 
 def _log(event: str, record: JobRecord, level: int = logging.INFO, **fields: Any) -> None:
@@ -183,10 +188,20 @@ def delayed_holds_clear() -> None:
     _delayed_holds.__init__()
 
 
+# A push this soon after enqueue() cannot race the lost-record sweep, which waits a minute (with margin for
+# clocks and slow pushes); a later one, after a long transaction, must check that nobody pushed it meanwhile.
+_UNCONTESTED_PUSH = timedelta(seconds=30)
+
+
 def _push_committed(record: JobRecord) -> None:
     """Push a just-committed record; if Redis is unreachable, mark it pending for the dispatcher."""
+    scheduled = record.status == JobStatus.SCHEDULED
     try:
-        _rq_enqueue(record, scheduled=record.status == JobStatus.SCHEDULED)
+        if timezone.now() - record.enqueued_at < _UNCONTESTED_PUSH:
+            _rq_enqueue(record, scheduled=scheduled)
+        elif not _rq_push_once(record, scheduled=scheduled):
+            _log("push_skipped", record, reason="pushed_by_dispatcher")
+            return
     except RedisError as exc:
         JobRecord.objects.filter(pk=record.pk, status=record.status).update(status=JobStatus.PENDING, enqueued_at=None)
         record.status, record.enqueued_at = JobStatus.PENDING, None
@@ -264,32 +279,47 @@ def _record_push(record: JobRecord) -> str:
     if not claimed:
         return _NOT_CLAIMED
     try:
-        state = _rq_job_state(record)
-        if state in _RQ_LIVE_STATES:
-            # Pushed already: a slow commit's own push that the lost-record sweep did not see in time.
-            record.status, record.enqueued_at = target, now
-            _log("push_skipped", record, reason=f"rq_job_{state}")
-            return _ALREADY_LIVE
-        if state is not None:
-            _rq_job_delete(record)  # the finished or failed rq job of an earlier run (job_retry)
-        _rq_enqueue(record, scheduled=target == JobStatus.SCHEDULED)
+        pushed = _rq_push_once(record, scheduled=target == JobStatus.SCHEDULED)
     except RedisError as exc:
         JobRecord.objects.filter(pk=record.pk, status=target).update(status=JobStatus.PENDING, enqueued_at=None)
         record.status = JobStatus.PENDING
         _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
         return _REDIS_DOWN
     record.status, record.enqueued_at = target, now
+    if not pushed:
+        # Pushed already: a slow commit's own push that the lost-record sweep did not see in time.
+        _log("push_skipped", record, reason="rq_job_live")
+        return _ALREADY_LIVE
     _log("enqueued", record, scheduled_for=record.scheduled_for.isoformat() if record.scheduled_for else "-")
     return _PUSHED
 
 
-def _rq_job_state(record: JobRecord) -> str | None:
-    """The rq status of the record's job, or None when Redis holds no such job."""
-    state = queue_get(record.queue).connection.hget(Job.key_for(record.id), "status")
-    return state.decode() if state is not None else None
+def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
+    """Push the record's job unless rq holds it live already; False when it does (or a racer pushed it).
+
+    Check and push are one Redis transaction (WATCH on the job key), so of two racing pushers exactly one
+    pushes. A finished or failed rq job of the same id (an earlier run, before job_retry) is replaced.
+    """
+    queue = queue_get(record.queue)
+    key = Job.key_for(record.id)
+    with queue.connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            state = pipe.hget(key, "status")
+            if state is not None and state.decode() in _RQ_LIVE_STATES:
+                return False
+            old = _rq_job_fetch(record) if state is not None else None
+            pipe.multi()
+            if old is not None:
+                _rq_job_delete_in(pipe, old, queue)
+            _rq_enqueue(record, scheduled=scheduled, pipeline=pipe)
+            pipe.execute()
+        except WatchError:
+            return False
+    return True
 
 
-def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
+def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None = None) -> Job:
     queue = queue_get(record.queue)
     cap = setting_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP")
     job = queue.create_job(
@@ -307,7 +337,11 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool) -> Job:
         status=RqStatus.SCHEDULED if scheduled else RqStatus.QUEUED,
     )
     if scheduled:
-        return queue.schedule_job(job, rq_due_time(record.scheduled_for.timestamp()))
+        return queue.schedule_job(job, rq_due_time(record.scheduled_for.timestamp()), pipeline=pipeline)
+    if pipeline is not None:
+        # Inside the caller's transaction: enqueue_job() would call MULTI a second time (its dependency
+        # set-up does); our jobs have no dependencies, so go straight to what it calls next.
+        return queue._enqueue_job(job, pipeline=pipeline)
     return queue.enqueue_job(job)
 
 
@@ -388,18 +422,25 @@ def record_attempt_started(*, record_id: str) -> JobRecord | None:
     return record
 
 
-def _running(record_id: str, attempt: int | None) -> Any:
-    running = JobRecord.objects.filter(pk=record_id, status=JobStatus.RUNNING)
-    return running if attempt is None else running.filter(attempts=attempt)
+def _settleable(record_id: str, attempt: int | None, statuses: Collection[str]) -> Any:
+    rows = JobRecord.objects.filter(pk=record_id, status__in=statuses)
+    return rows if attempt is None else rows.filter(attempts=attempt)
 
 
-def record_succeeded(*, record: JobRecord, result: Any, duration: float, attempt: int | None = None) -> bool:
+def record_succeeded(
+    *,
+    record: JobRecord,
+    result: Any,
+    duration: float,
+    attempt: int | None = None,
+    statuses: Collection[str] = RUNNING_ONLY,
+) -> bool:
     """Final success: store the result, release the unique key, send ``job_succeeded`` once.
 
     With ``attempt``, only that attempt may succeed (not a newer one that started meanwhile).
     """
     now = timezone.now()
-    updated = _running(record.pk, attempt).update(
+    updated = _settleable(record.pk, attempt, statuses).update(
         status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
     )
     if not updated:
@@ -418,16 +459,18 @@ def record_attempt_failed(
     will_retry: bool,
     retry_in: float = 0,
     attempt: int | None = None,
+    statuses: Collection[str] = RUNNING_ONLY,
 ) -> JobRecord | None:
     """An attempt failed: either ``retrying`` (another attempt is scheduled) or finally ``failed``.
 
     Only a ``running`` record changes (and with ``attempt``, only while that attempt is the current one):
     an attempt settled already, by the supervisor, the reaper or the reconciler, whichever came first, is
-    never written twice or over a newer attempt. On final failure the unique key is released and
+    never written twice or over a newer attempt. ``statuses`` widens that for the paths where the attempt
+    could not be marked started (the database was down). On final failure the unique key is released and
     ``job_failed`` is sent exactly once.
     """
     now = timezone.now()
-    base = _running(record_id, attempt)
+    base = _settleable(record_id, attempt, statuses)
     fields = {"error": error[:2000], "traceback": traceback[-20000:]}
     if will_retry:
         updated = base.update(status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields)
@@ -524,20 +567,32 @@ def job_retry(*, record: JobRecord) -> JobRecord:
     return record
 
 
-def _rq_job_delete(record: JobRecord) -> None:
-    """Remove the record's rq job from its queue and every registry, if it exists."""
+def _rq_job_fetch(record: JobRecord) -> Job | None:
     queue = queue_get(record.queue)
     try:
-        job = Job.fetch(record.id, connection=queue.connection, serializer=queue.serializer)
+        return Job.fetch(record.id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
+        return None
+
+
+def _rq_job_delete(record: JobRecord) -> None:
+    """Remove the record's rq job from its queue, every registry and its results, if it exists."""
+    job = _rq_job_fetch(record)
+    if job is None:
         return
+    queue = queue_get(record.queue)
     with queue.connection.pipeline() as pipe:
-        # job.delete() cleans the registry its status names; a scheduled retry may say otherwise.
-        ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer).remove(
-            job, pipeline=pipe
-        )
-        job.delete(pipeline=pipe)
+        _rq_job_delete_in(pipe, job, queue)
         pipe.execute()
+
+
+def _rq_job_delete_in(pipe: Pipeline, job: Job, queue: Any) -> None:
+    # job.delete() cleans the registry its status names; a scheduled retry may say otherwise.
+    ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer).remove(
+        job, pipeline=pipe
+    )
+    job.delete(pipeline=pipe)
+    pipe.delete(Result.get_key(job.id))  # so the next run's latest_result() is its own
 
 
 def redis_ping() -> bool:

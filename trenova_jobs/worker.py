@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Collection
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connections
@@ -15,6 +16,7 @@ from rq.serializers import JSONSerializer
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
 from trenova_jobs.execution import Supervised, supervise
 from trenova_jobs.models import JobRecord
+from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import (
     FAILURE_META,
@@ -24,9 +26,12 @@ from trenova_jobs.recovery import (
     error_summary,
     stuck_records_reconcile,
 )
-from trenova_jobs.services import dispatch_pending, record_attempt_started
+from trenova_jobs.services import RUNNING_ONLY, dispatch_pending, record_attempt_started
 
 logger = logging.getLogger("trenova_jobs")
+
+# Where an attempt's outcome may land when the supervisor could not mark it started (database down).
+_UNMARKED_ATTEMPT = (RecordStatus.RUNNING, RecordStatus.QUEUED, RecordStatus.RETRYING)
 
 
 class BackoffJob(Job):
@@ -120,11 +125,12 @@ class WeightedWorker(Worker):
         except DatabaseError:
             # Leave the bookkeeping to run() in the horse: if the database is still down there, the
             # attempt fails and rq retries it with backoff. run() records a success itself; a failure is
-            # settled below from what the horse left in Redis.
+            # settled below from what the horse left in Redis, whether or not run() could mark the
+            # attempt started.
             logger.exception("event=record_start_failed job_id=%s", job.id)
             connections.close_all()
             super().execute_job(job, queue)
-            self._settle_safely(job, record_id=job.id)
+            self._settle_safely(job, record_id=job.id, statuses=_UNMARKED_ATTEMPT)
             return
         supervise(Supervised(record_id=job.id, record=record))
         try:
@@ -134,11 +140,14 @@ class WeightedWorker(Worker):
         if record is not None:
             self._settle_safely(job, record_id=job.id, record=record)
 
-    def _settle_safely(self, job: Job, *, record_id: str, record: Any = None) -> None:
+    def _settle_safely(
+        self, job: Job, *, record_id: str, record: Any = None, statuses: Collection[str] = RUNNING_ONLY
+    ) -> None:
         """Settle the attempt; a stuck record is the reconciler's to fix, never a crashed worker."""
         for last_try in (False, True):
             try:
-                self._settle(job, record if record is not None else JobRecord.objects.get(pk=record_id))
+                job.refresh()
+                attempt_settle(job, record if record is not None else JobRecord.objects.get(pk=record_id), statuses)
                 return
             except DatabaseError:
                 # Most often a connection the database dropped while the horse ran: reconnect, once.
@@ -148,11 +157,6 @@ class WeightedWorker(Worker):
             except Exception:
                 logger.exception("event=record_settle_failed job_id=%s", job.id)
                 return
-
-    def _settle(self, job: Job, record: Any) -> None:
-        """Write the attempt's outcome, as rq recorded it in Redis, to the job record."""
-        job.refresh()
-        attempt_settle(job, record)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         _detach_inherited_connections()

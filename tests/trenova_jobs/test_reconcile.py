@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
@@ -20,6 +21,7 @@ from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
 from trenova_jobs.recovery import (
     FAILURE_META,
+    _recover,
     abandoned_jobs_recover,
     attempt_settle,
     liveness_key,
@@ -30,6 +32,7 @@ from trenova_jobs.services import (
     enqueue,
     job_cancel,
     job_retry,
+    lost_records_reset,
     record_attempt_failed,
     record_attempt_started,
     record_succeeded,
@@ -301,7 +304,7 @@ def test_a_delayed_job_is_scheduled_in_rq_and_cancel_removes_it(redis_conn):
     assert not Job.exists(record.id, connection=redis_conn)
 
 
-def test_cancel_removes_a_retry_waiting_in_the_scheduled_registry(redis_conn):
+def test_cancel_removes_a_scheduled_job_whatever_status_its_hash_claims(redis_conn):
     record = enqueue("system:noop", {}, max_retries=2)
     record_attempt_started(record_id=record.id)
     record_attempt_failed(record_id=record.id, error="x", will_retry=True, retry_in=60)
@@ -315,9 +318,112 @@ def test_cancel_removes_a_retry_waiting_in_the_scheduled_registry(redis_conn):
     assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == []
 
 
-def test_outcomes_wait_for_a_running_record_before_the_worker_settles(redis_conn):
-    # attempt_settle with no outcome in Redis yet (the job is still queued in rq) writes nothing.
+def test_settling_before_rq_has_an_outcome_writes_nothing(redis_conn):
+    # The job is still queued in rq: no result, no failure, so the record stays as it is.
     record = enqueue("system:noop", {})
     started = record_attempt_started(record_id=record.id)
     assert attempt_settle(_job(redis_conn, record.id), started) is False
     assert _record(record.id).status == JobStatus.RUNNING
+
+
+# --- Racers: the reaper, rq's own cleanup and the reconciler move a job once -------------------------
+
+
+def test_a_stale_recovery_does_not_move_a_job_someone_else_moved(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    job = _started_by(redis_conn, record, "gone-worker")
+    registry = StartedJobRegistry("default", connection=redis_conn)
+    registry.add(job, ttl=600)
+    stale = _job(redis_conn, record.id)  # what a slower sweeper read a moment ago
+
+    assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == [record.id]
+    assert _recover(stale, queue_get("default"), registry) is False
+    assert _recover(stale, queue_get("default"), registry, attempt=1) is False
+    assert _queued_ids() == [record.id]
+    assert _record(record.id).status == JobStatus.RETRYING
+
+
+def test_a_job_in_rqs_intermediate_queue_is_left_to_rqs_cleanup(redis_conn):
+    # A single-queue worker on Redis >= 6.2 dequeues with LMOVE into an intermediate list; rq's own
+    # cleanup fails such a job over to a retry, so re-queuing it here would run it twice.
+    record = enqueue("system:noop", {})
+    queue = queue_get("default")
+    redis_conn.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
+    record_attempt_started(record_id=record.id)
+    _age_attempt(record.id)
+
+    assert stuck_records_reconcile() == 0
+    assert _queued_ids() == []
+    assert _record(record.id).status == JobStatus.RUNNING
+
+
+def test_a_slow_commit_and_the_dispatcher_push_the_job_once(redis_conn, monkeypatch):
+    # A transaction that commits long after enqueue(): the lost-record sweep sees the committed record
+    # first, resets it and the dispatcher pushes it; then the transaction's own push comes.
+    monkeypatch.setattr("trenova_jobs.services._UNCONTESTED_PUSH", timedelta(0))
+
+    def sweep() -> None:
+        assert lost_records_reset() == 1
+        assert dispatch_pending(min_age_seconds=0).pushed == 1
+
+    with transaction.atomic():
+        transaction.on_commit(sweep)  # runs before enqueue()'s own push
+        record = enqueue("system:noop", {})
+        JobRecord.objects.filter(pk=record.pk).update(enqueued_at=timezone.now() - timedelta(minutes=2))
+
+    assert _queued_ids() == [record.id]
+    assert _record(record.id).status == JobStatus.QUEUED
+
+
+# --- Retrying records and unmarked attempts ------------------------------------------------------------
+
+
+def _retrying(redis_conn, record: JobRecord) -> Job:
+    """A failed attempt waiting for its retry, overdue by two minutes."""
+    record_attempt_started(record_id=record.id)
+    record_attempt_failed(record_id=record.id, error="ValueError: x", will_retry=True, retry_in=1)
+    JobRecord.objects.filter(pk=record.pk).update(scheduled_for=timezone.now() - timedelta(minutes=2))
+    job = _job(redis_conn, record.id)
+    queue_get("default").remove(job)
+    job.set_status("scheduled")
+    job.save()
+    return job
+
+
+def test_a_retry_lost_from_the_scheduled_registry_is_queued_again(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    _retrying(redis_conn, record)  # and in no registry
+
+    assert stuck_records_reconcile() == 1
+    assert _queued_ids() == [record.id]
+    assert _record(record.id).status == JobStatus.RETRYING  # until a worker starts it
+
+
+def test_a_retry_waiting_in_the_scheduled_registry_is_left_alone(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    job = _retrying(redis_conn, record)
+    queue_get("default").schedule_job(job, timezone.now() + timedelta(minutes=1))
+
+    assert stuck_records_reconcile() == 0
+    assert _queued_ids() == []
+
+
+def test_a_retrying_record_whose_job_redis_lost_is_pushed_again(redis_conn):
+    record = enqueue("system:noop", {}, max_retries=2)
+    _retrying(redis_conn, record).delete()
+
+    assert stuck_records_reconcile() == 1
+    assert _record(record.id).status == JobStatus.PENDING
+
+
+def test_a_final_failure_of_an_attempt_never_marked_started_is_recorded(redis_conn):
+    # The database was down when the worker took the job, so the record still says queued.
+    record = enqueue("system:noop", {})
+    job = _job(redis_conn, record.id)
+    job.meta[FAILURE_META] = {"error": "OperationalError: db down", "traceback": "tb", "will_retry": False}
+    job.save_meta()
+
+    assert attempt_settle(job, _record(record.id)) is False  # the default: running records only
+    assert attempt_settle(job, _record(record.id), (JobStatus.RUNNING, JobStatus.QUEUED)) is True
+    failed = _record(record.id)
+    assert (failed.status, failed.error) == (JobStatus.FAILED, "OperationalError: db down")
