@@ -19,7 +19,7 @@ _INT_SETTINGS: dict[str, tuple[int, int, int]] = {
     # quarter of an hour: the outcome is read back from Redis to be recorded, by the worker as soon as its
     # work horse exits, or by the reconciler a minute (plus a maintenance interval) later.
     "TRENOVA_JOBS_RESULT_TTL": (3600, 900, 30 * 24 * 3600),
-    "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 60, 365 * 24 * 3600),
+    "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 900, 365 * 24 * 3600),
     "TRENOVA_JOBS_MAX_RETRIES_LIMIT": (25, 0, 100),
     "TRENOVA_JOBS_DISPATCH_BATCH": (500, 1, 100_000),
 }

@@ -37,6 +37,9 @@ logger = logging.getLogger("trenova_jobs")
 
 LIVENESS_PREFIX = "trenova:worker:alive:"
 REAP_CLAIM_PREFIX = "trenova:reap:"
+# Record statuses an abandoned attempt's outcome is written over (queued/retrying: the database was down
+# when the attempt started, so it was never marked running).
+ACTIVE_RECORD_STATUSES = (RecordStatus.RUNNING, RecordStatus.QUEUED, RecordStatus.RETRYING)
 # Where a work horse leaves the outcome of a failed attempt for the process that records it.
 FAILURE_META = "trenova_failure"
 # A running record is checked against its rq job once its attempt is this old.
@@ -149,21 +152,20 @@ def _claimed(connection: Redis, job_id: str, action: Callable[[], bool]) -> bool
 def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int | None = None) -> bool:
     """Re-queue (retries left) or fail a started job whose worker died; False if it was moved meanwhile.
 
-    The job must still be ``started`` in rq when the move commits (WATCH): rq's own registry cleanup, or
-    a worker that came back, may have moved it since it was read, and moving it twice would run it twice.
+    The job must still be ``started`` by the same dead worker when the move commits (WATCH): rq's own
+    registry cleanup, another sweeper or a live worker may have moved or restarted it since it was read,
+    and moving it twice would run it twice. The record is written after the move, for the attempt that
+    was current before it, so it never describes a move that did not happen nor overwrites a newer attempt.
     """
     dead_worker = job.worker_name
     will_retry = bool(job.retries_left and job.retries_left > 0)
     error = f"Worker {dead_worker} died while running this job (abandoned)."
+    before = JobRecord.objects.filter(pk=job.id).values_list("status", "attempts").first()
     with queue.connection.pipeline() as pipe:
         pipe.watch(job.key)
-        if pipe.hget(job.key, "status") != JobStatus.STARTED.value.encode():
+        status, worker = pipe.hmget(job.key, ["status", "worker_name"])
+        if status != JobStatus.STARTED.value.encode() or (worker or b"").decode() != (dead_worker or ""):
             return False
-        # The record first: once the job is back on its queue another worker may start the next attempt,
-        # and this attempt's outcome must not be written over that one.
-        written = record_attempt_failed(record_id=job.id, error=error, will_retry=will_retry, attempt=attempt)
-        if written is None and attempt is not None:
-            return False  # that attempt was settled by someone else
         pipe.multi()
         registry.remove(job, pipeline=pipe)
         if will_retry:
@@ -182,13 +184,16 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
         try:
             pipe.execute()
         except WatchError:
-            # Moved between our check and our move; whoever moved it re-runs or fails it, and the
-            # reconciler brings the record in line.
+            # Moved between our check and our move (or the connection dropped): the next sweep looks again.
             logger.warning("event=recover_raced job_id=%s queue=%s", job.id, queue.name)
             return False
     logger.warning(
         "event=recovered job_id=%s queue=%s dead_worker=%s requeued=%s", job.id, queue.name, dead_worker, will_retry
     )
+    if before is not None and before[0] in ACTIVE_RECORD_STATUSES and attempt in (None, before[1]):
+        record_attempt_failed(
+            record_id=job.id, error=error, will_retry=will_retry, attempt=before[1], statuses=(before[0],)
+        )
     return True
 
 
@@ -267,7 +272,10 @@ def _reconcile(record: JobRecord) -> bool:
         _reconciled(record, "rq_job_missing" if changed else None)
         return bool(changed)
     state = job.get_status(refresh=False)
-    if attempt_settle(job, record, statuses):
+    # A retrying record's attempt is settled already, and the failure it left in the job's meta is that
+    # attempt's: only a final rq state (the retry ran while the database was down) is news.
+    final = state in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+    if (record.status == RecordStatus.RUNNING or final) and attempt_settle(job, record, statuses):
         _reconciled(record, f"rq_job_{state}")
         return True
     if record.status == RecordStatus.RUNNING and state == JobStatus.STARTED:
@@ -291,38 +299,47 @@ def _reconcile_started(record: JobRecord, job: Job, queue: Queue) -> bool:
 
 
 def _reconcile_waiting(record: JobRecord, job: Job, queue: Queue) -> bool:
-    """The rq job waits to run (queued or scheduled): is it really somewhere a worker will find it?"""
+    """The rq job waits to run (queued or scheduled): is it really somewhere a worker will find it?
+
+    Looked for along the job's own path (scheduled registry → queue → intermediate queue), so a job
+    moving forward during the checks is still seen; a move that changes its status aborts the re-queue.
+    """
     connection = queue.connection
-    scheduled = ScheduledJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
-    if connection.zscore(scheduled.key, job.id) is not None:
-        waiting = True
-    elif record.status == RecordStatus.RETRYING and job.get_status(refresh=False) == JobStatus.QUEUED:
+    if record.status == RecordStatus.RETRYING and job.get_status(refresh=False) == JobStatus.QUEUED:
         return False  # a retry waiting its turn in a queue backlog (not searched: the queue may be long)
-    elif connection.lpos(queue.intermediate_queue_key, job.id) is not None:
-        # Dequeued into rq's intermediate queue by a worker that died: rq's own cleanup fails it over to
-        # a retry (through our worker's handle_job_failure), and a later sweep settles that.
-        return False
-    else:
-        waiting = connection.lpos(queue.key, job.id) is not None
-    if waiting and record.status == RecordStatus.RETRYING:
-        return False  # as it should be
-    if waiting:
+    scheduled = ScheduledJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
+    if connection.zscore(scheduled.key, job.id) is not None or connection.lpos(queue.key, job.id) is not None:
+        if record.status == RecordStatus.RETRYING:
+            return False  # as it should be
         # A running record whose job rq re-queued by itself (its cleanup): the record waits for that retry.
         error = "The attempt ended without the worker recording its outcome; rq retries the job."
         written = record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts)
         _reconciled(record, "rq_job_waiting" if written else None)
         return written is not None
+    if connection.lpos(queue.intermediate_queue_key, job.id) is not None:
+        # Dequeued into rq's intermediate queue by a worker that died: rq's own cleanup fails it over to
+        # a retry (through our worker's handle_job_failure), and a later sweep settles that.
+        return False
     # In no queue and no registry: a worker took it off its queue and died before starting it, or Redis
     # lost the queue entry. Put it back.
     return _claimed(connection, job.id, lambda: _requeue_lost(record, job, queue))
 
 
 def _requeue_lost(record: JobRecord, job: Job, queue: Queue) -> bool:
+    state = job.get_status(refresh=False)
+    with queue.connection.pipeline() as pipe:
+        pipe.watch(job.key)
+        if pipe.hget(job.key, "status") != state.encode() or pipe.lpos(queue.key, job.id) is not None:
+            return False
+        pipe.multi()
+        queue._enqueue_job(job, pipeline=pipe)  # as rq's own retry does; our jobs have no dependencies
+        try:
+            pipe.execute()
+        except WatchError:
+            return False
     if record.status == RecordStatus.RUNNING:
         error = "The worker that dequeued this job died before starting it; the job was queued again."
-        if record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts) is None:
-            return False
-    queue.enqueue_job(job)
+        record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts)
     _reconciled(record, "rq_job_lost")
     return True
 

@@ -7,6 +7,7 @@ rollback leaves no job and a Redis outage leaves a ``pending`` record for the di
 
 from __future__ import annotations
 
+import calendar
 import copy
 import json
 import logging
@@ -315,7 +316,12 @@ def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
             _rq_enqueue(record, scheduled=scheduled, pipeline=pipe)
             pipe.execute()
         except WatchError:
-            return False
+            # A racer pushed it, or (redis-py says WatchError for this too) the connection dropped while
+            # watching: only a job that is live now counts as pushed.
+            state = queue.connection.hget(key, "status")
+            if state is not None and state.decode() in _RQ_LIVE_STATES:
+                return False
+            raise RedisError(f"Push of {record.id} was interrupted; it stays pending.") from None
     return True
 
 
@@ -336,8 +342,17 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
         meta={"job_type": record.job_type},
         status=RqStatus.SCHEDULED if scheduled else RqStatus.QUEUED,
     )
+    due = rq_due_time(record.scheduled_for.timestamp()) if scheduled else None
+    if scheduled and pipeline is not None:
+        # What schedule_job() does, but inside the caller's transaction: rq 1.16's registry.schedule()
+        # ignores the pipeline it is given and writes at once.
+        pipeline.sadd(queue.redis_queues_keys, queue.key)
+        job.save(pipeline=pipeline)
+        registry = ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer)
+        pipeline.zadd(registry.key, {job.id: calendar.timegm(due.utctimetuple())})
+        return job
     if scheduled:
-        return queue.schedule_job(job, rq_due_time(record.scheduled_for.timestamp()), pipeline=pipeline)
+        return queue.schedule_job(job, due)
     if pipeline is not None:
         # Inside the caller's transaction: enqueue_job() would call MULTI a second time (its dependency
         # set-up does); our jobs have no dependencies, so go straight to what it calls next.

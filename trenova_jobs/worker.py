@@ -120,6 +120,11 @@ class WeightedWorker(Worker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         if job.meta.pop(FAILURE_META, None) is not None:
             job.save_meta()
+        if len(self.queues) == 1:
+            # A single-queue worker dequeues through rq's intermediate queue, whose cleanup remembers when
+            # it first saw each job id for a day; a retry (same id) must not inherit that first sighting,
+            # or the cleanup would fail it over while it runs.
+            self.connection.delete(queue.intermediate_queue.get_first_seen_key(job.id))
         try:
             record = record_attempt_started(record_id=job.id)
         except DatabaseError:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import WatchError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -35,6 +36,7 @@ from trenova_jobs.services import (
     lost_records_reset,
     record_attempt_failed,
     record_attempt_started,
+    record_push,
     record_succeeded,
 )
 
@@ -427,3 +429,47 @@ def test_a_final_failure_of_an_attempt_never_marked_started_is_recorded(redis_co
     assert attempt_settle(job, _record(record.id), (JobStatus.RUNNING, JobStatus.QUEUED)) is True
     failed = _record(record.id)
     assert (failed.status, failed.error) == (JobStatus.FAILED, "OperationalError: db down")
+
+
+def test_a_lost_retry_carrying_its_failed_attempts_meta_is_queued_again(redis_conn):
+    # Every retry carries the failure meta of the attempt that asked for it; that attempt is settled,
+    # and the meta must not stop the reconciler from finding the lost retry.
+    record = enqueue("system:noop", {}, max_retries=2)
+    job = _retrying(redis_conn, record)
+    job.meta[FAILURE_META] = {"error": "ValueError: x", "traceback": "tb", "will_retry": True, "retry_in": 1}
+    job.save_meta()
+    scheduled_for = _record(record.id).scheduled_for
+
+    assert stuck_records_reconcile() == 1
+    assert _queued_ids() == [record.id]
+    assert _record(record.id).scheduled_for == scheduled_for  # the settled attempt is not rewritten
+    assert stuck_records_reconcile() == 0  # queued now: nothing more to do
+
+
+def test_a_scheduled_push_over_a_finished_job_lands_in_the_scheduled_registry(redis_conn):
+    record = enqueue("system:noop", {})
+    job = _job(redis_conn, record.id)
+    queue_get("default").remove(job)
+    job.set_status("finished")
+    JobRecord.objects.filter(pk=record.pk).update(
+        status=JobStatus.PENDING, enqueued_at=None, scheduled_for=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert record_push(_record(record.id)) is True
+    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
+    assert _job(redis_conn, record.id).get_status() == "scheduled"
+    assert _record(record.id).status == JobStatus.SCHEDULED
+
+
+def test_an_interrupted_push_leaves_the_record_pending(redis_conn, monkeypatch):
+    # redis-py reports a connection dropped while watching as a WatchError: that is not "pushed".
+    record = enqueue("system:noop", {})
+    _job(redis_conn, record.id).delete()
+    JobRecord.objects.filter(pk=record.pk).update(status=JobStatus.PENDING, enqueued_at=None)
+
+    def dropped(self, *args, **kwargs):
+        raise WatchError("A ConnectionError occurred on while watching one or more keys")
+
+    monkeypatch.setattr("redis.client.Pipeline.execute", dropped)
+    assert record_push(_record(record.id)) is False
+    assert _record(record.id).status == JobStatus.PENDING
