@@ -57,7 +57,10 @@ def main() -> None:
     from trenova_jobs.services import enqueue
 
     def one_round(r: int) -> float:
+        # A clean slate: records of earlier rounds (killed mid-job, their rq jobs flushed) would otherwise
+        # be found by the workers' reconciler and run again, keeping the rescuer busy.
         redis_connection().flushdb()
+        JobRecord.objects.all().delete()
         victim = start_worker(f"victim-{r}-{os.getpid()}")
         record = enqueue("system:noop", {"sleep_seconds": 120}, max_retries=1)
 

@@ -5,7 +5,7 @@ worker has no liveness key is abandoned (SIGKILL, OOM, power loss): it goes back
 retries left, or to the failed registry if not, and its record is updated. rq's own cleanup would do
 this too, but only after its ~10-minute maintenance interval and the job's 90 s heartbeat TTL.
 
-A second sweep, ``stuck_records_reconcile``, settles records still ``running`` a minute after their
+A second sweep, ``stuck_records_reconcile``, settles records still ``running`` 30 s after their
 attempt started whose rq job says otherwise: the worker died before it could write the outcome, or
 before the job reached the started registry, or rq's own cleanup moved the job.
 """
@@ -43,7 +43,10 @@ ACTIVE_RECORD_STATUSES = (RecordStatus.RUNNING, RecordStatus.QUEUED, RecordStatu
 # Where a work horse leaves the outcome of a failed attempt for the process that records it.
 FAILURE_META = "trenova_failure"
 # A running record is checked against its rq job once its attempt is this old.
-STUCK_AFTER = timedelta(seconds=60)
+# 30 s: a worker that dies between marking an attempt started and its horse starting the job leaves a job
+# only this sweep can find, and the crash-recovery target is one minute (30 s + up to ~15 s to the next
+# sweep). A live worker takes milliseconds for that step, so a job still there after 30 s is abandoned.
+STUCK_AFTER = timedelta(seconds=30)
 
 
 def error_summary(exc_string: str) -> str:
@@ -240,8 +243,8 @@ def _rq_failure_text(job: Job) -> str:
 def stuck_records_reconcile(*, limit: int = 200) -> int:
     """Settle records whose attempt ended, or vanished, without the outcome being written.
 
-    Looks at records ``running`` for over a minute and ``retrying`` records whose retry is over a minute
-    late. Returns how many records changed. Each record is handled on its own: one failure is logged and
+    Looks at records ``running`` for over 30 s and ``retrying`` records whose retry is over 30 s late.
+    Returns how many records changed. Each record is handled on its own: one failure is logged and
     left for the next sweep.
     """
     cutoff = timezone.now() - STUCK_AFTER
