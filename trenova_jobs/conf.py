@@ -17,7 +17,7 @@ _INT_SETTINGS: dict[str, tuple[int, int, int]] = {
     "TRENOVA_JOBS_WORKER_TTL": (30, 16, 600),
     # How long rq keeps successful results and failed jobs (the JobRecord keeps them for good). At least a
     # quarter of an hour: the outcome is read back from Redis to be recorded, by the worker as soon as its
-    # work horse exits, or by the reconciler a minute (plus a maintenance interval) later.
+    # work horse exits, or by the reconciler 30 s (plus a maintenance interval) later.
     "TRENOVA_JOBS_RESULT_TTL": (3600, 900, 30 * 24 * 3600),
     "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 900, 365 * 24 * 3600),
     "TRENOVA_JOBS_MAX_RETRIES_LIMIT": (25, 0, 100),

@@ -31,15 +31,12 @@ from rq.results import Result
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import queue_get
-from trenova_jobs.services import RUNNING_ONLY, record_attempt_failed, record_succeeded
+from trenova_jobs.services import RUNNING_ONLY, UNMARKED_ATTEMPT, record_attempt_failed, record_succeeded
 
 logger = logging.getLogger("trenova_jobs")
 
 LIVENESS_PREFIX = "trenova:worker:alive:"
 REAP_CLAIM_PREFIX = "trenova:reap:"
-# Record statuses an abandoned attempt's outcome is written over (queued/retrying: the database was down
-# when the attempt started, so it was never marked running).
-ACTIVE_RECORD_STATUSES = (RecordStatus.RUNNING, RecordStatus.QUEUED, RecordStatus.RETRYING)
 # Where a work horse leaves the outcome of a failed attempt for the process that records it.
 FAILURE_META = "trenova_failure"
 # A running record is checked against its rq job once its attempt is this old.
@@ -193,7 +190,7 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
     logger.warning(
         "event=recovered job_id=%s queue=%s dead_worker=%s requeued=%s", job.id, queue.name, dead_worker, will_retry
     )
-    if before is not None and before[0] in ACTIVE_RECORD_STATUSES and attempt in (None, before[1]):
+    if before is not None and before[0] in UNMARKED_ATTEMPT and attempt in (None, before[1]):
         record_attempt_failed(
             record_id=job.id, error=error, will_retry=will_retry, attempt=before[1], statuses=(before[0],)
         )

@@ -44,6 +44,8 @@ logger = logging.getLogger("trenova_jobs")
 RUN_FUNCTION = "trenova_jobs.execution.run"
 # The statuses an attempt's outcome is written over, unless a caller says otherwise.
 RUNNING_ONLY = (JobStatus.RUNNING,)
+# ...and where the attempt may never have been marked started (the database was down as it began).
+UNMARKED_ATTEMPT = (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.RETRYING)
 
 
 def _log(event: str, record: JobRecord, level: int = logging.INFO, **fields: Any) -> None:
@@ -273,6 +275,10 @@ _PUSHED, _ALREADY_LIVE, _NOT_CLAIMED, _REDIS_DOWN = "pushed", "already_live", "n
 _RQ_LIVE_STATES = {"queued", "scheduled", "started", "deferred"}
 
 
+def _rq_live(state: bytes | None) -> bool:
+    return state is not None and state.decode() in _RQ_LIVE_STATES
+
+
 def _record_push(record: JobRecord) -> str:
     now = timezone.now()
     target = JobStatus.SCHEDULED if record.scheduled_for and record.scheduled_for > now else JobStatus.QUEUED
@@ -307,7 +313,7 @@ def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
         try:
             pipe.watch(key)
             state = pipe.hget(key, "status")
-            if state is not None and state.decode() in _RQ_LIVE_STATES:
+            if _rq_live(state):
                 return False
             old = _rq_job_fetch(record) if state is not None else None
             pipe.multi()
@@ -318,8 +324,7 @@ def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
         except WatchError:
             # A racer pushed it, or (redis-py says WatchError for this too) the connection dropped while
             # watching: only a job that is live now counts as pushed.
-            state = queue.connection.hget(key, "status")
-            if state is not None and state.decode() in _RQ_LIVE_STATES:
+            if _rq_live(queue.connection.hget(key, "status")):
                 return False
             raise RedisError(f"Push of {record.id} was interrupted; it stays pending.") from None
     return True

@@ -16,7 +16,6 @@ from rq.serializers import JSONSerializer
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
 from trenova_jobs.execution import Supervised, supervise
 from trenova_jobs.models import JobRecord
-from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import (
     FAILURE_META,
@@ -26,12 +25,9 @@ from trenova_jobs.recovery import (
     error_summary,
     stuck_records_reconcile,
 )
-from trenova_jobs.services import RUNNING_ONLY, dispatch_pending, record_attempt_started
+from trenova_jobs.services import RUNNING_ONLY, UNMARKED_ATTEMPT, dispatch_pending, record_attempt_started
 
 logger = logging.getLogger("trenova_jobs")
-
-# Where an attempt's outcome may land when the supervisor could not mark it started (database down).
-_UNMARKED_ATTEMPT = (RecordStatus.RUNNING, RecordStatus.QUEUED, RecordStatus.RETRYING)
 
 
 class BackoffJob(Job):
@@ -135,7 +131,7 @@ class WeightedWorker(Worker):
             logger.exception("event=record_start_failed job_id=%s", job.id)
             connections.close_all()
             super().execute_job(job, queue)
-            self._settle_safely(job, record_id=job.id, statuses=_UNMARKED_ATTEMPT)
+            self._settle_safely(job, statuses=UNMARKED_ATTEMPT)
             return
         supervise(Supervised(record_id=job.id, record=record))
         try:
@@ -143,16 +139,14 @@ class WeightedWorker(Worker):
         finally:
             supervise(None)
         if record is not None:
-            self._settle_safely(job, record_id=job.id, record=record)
+            self._settle_safely(job, record=record)
 
-    def _settle_safely(
-        self, job: Job, *, record_id: str, record: Any = None, statuses: Collection[str] = RUNNING_ONLY
-    ) -> None:
+    def _settle_safely(self, job: Job, *, record: Any = None, statuses: Collection[str] = RUNNING_ONLY) -> None:
         """Settle the attempt; a stuck record is the reconciler's to fix, never a crashed worker."""
         for last_try in (False, True):
             try:
                 job.refresh()
-                attempt_settle(job, record if record is not None else JobRecord.objects.get(pk=record_id), statuses)
+                attempt_settle(job, record if record is not None else JobRecord.objects.get(pk=job.id), statuses)
                 return
             except DatabaseError:
                 # Most often a connection the database dropped while the horse ran: reconnect, once.
@@ -178,7 +172,7 @@ class WeightedWorker(Worker):
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
     ) -> None:
         # Runs in the horse (the handler raised) or in the main process (the horse died). Either way the
-        # outcome travels in the job's meta to _settle(), which runs in the main process.
+        # outcome travels in the job's meta to attempt_settle(), called from the main process.
         will_retry = bool(job.retries_left and job.retries_left > 0 and self._stopped_job_id != job.id)
         job.meta[FAILURE_META] = {
             "error": error_summary(exc_string),
