@@ -10,8 +10,12 @@ def main() -> None:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
+        from django.conf import settings
         from django.core.management import execute_from_command_line
 
+        # Read the settings here: some commands (makemigrations, migrate) let Django swallow a settings
+        # error and fail later with an unrelated AppRegistryNotReady traceback.
+        settings.INSTALLED_APPS  # noqa: B018
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         # A missing or bad environment variable is the operator's to fix: say which, without

@@ -43,6 +43,14 @@ def test_missing_secret_key_with_debug_off_is_a_clear_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["makemigrations", "--check", "--dry-run"], ["migrate", "--plan"]])
+def test_missing_secret_key_is_a_clear_error_for_every_command(command: list[str]) -> None:
+    result = run(["manage.py", *command], DJANGO_DEBUG="0")
+    assert result.returncode == 2
+    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_debug_defaults_to_off_so_the_secret_key_is_required() -> None:
     result = run(["manage.py", "check"])
     assert result.returncode != 0
