@@ -13,3 +13,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Job types used only by the tests (flaky, slow, failing handlers); workers started by tests load them too.
 TRENOVA_JOBS_MODULES = ["tests.trenova_jobs.sample_jobs"]
+
+# Test hooks, read from the environment so that tests can set them for the workers they start:
+# a fault point stops a worker at a named step (so a test can kill it exactly there, see
+# trenova_jobs/faults.py); the lost-job sweep can look at records younger than its production minute.
+TRENOVA_JOBS_FAULT_POINT = os.environ.get("TRENOVA_JOBS_FAULT_POINT", "")
+TRENOVA_JOBS_LOST_SWEEP_MIN_AGE = int(os.environ.get("TRENOVA_JOBS_LOST_SWEEP_MIN_AGE", "60"))

@@ -21,11 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _fresh_enqueue_memory() -> Iterator[None]:
     """Each test starts with no remembered unique-key holds (the database they referred to is gone)."""
-    from trenova_jobs.services import delayed_holds_clear
+    from trenova_jobs.services import delayed_holds_clear, push_pause_clear
 
     delayed_holds_clear()
+    push_pause_clear()
     yield
     delayed_holds_clear()
+    push_pause_clear()
 
 
 @pytest.fixture
@@ -93,6 +95,7 @@ def start_worker(redis_conn: redis.Redis) -> Iterator[Callable[..., subprocess.P
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        proc.log_path = log_path  # type: ignore[attr-defined]
         procs.append(proc)
         return proc
 

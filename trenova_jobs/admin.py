@@ -105,10 +105,14 @@ class JobRecordAdmin(admin.ModelAdmin):
         if len(refused) > 10:
             self.message_user(request, f"… and {len(refused) - 10} more refused.", messages.WARNING)
 
-    @admin.action(description="Retry selected failed or cancelled jobs")
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Retry and cancel change jobs: they need the change permission (the form stays read-only)."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Retry selected failed or cancelled jobs", permissions=["operate"])
     def retry_jobs(self, request: HttpRequest, queryset: QuerySet[JobRecord]) -> None:
         self._apply(request, queryset, job_retry, "Re-queued")
 
-    @admin.action(description="Cancel selected jobs that have not started")
+    @admin.action(description="Cancel selected jobs that have not started", permissions=["operate"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[JobRecord]) -> None:
         self._apply(request, queryset, job_cancel, "Cancelled")

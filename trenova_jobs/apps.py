@@ -13,6 +13,10 @@ class TrenovaJobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from trenova_jobs.rq_compat import code_from_redis_refuse
+
+        # rq imports whatever a job hash in Redis names; from here on it can import only our entry point.
+        code_from_redis_refuse()
         # Every app's jobs.py registers its job types; workers and web processes see the same set.
         autodiscover_modules("jobs")
         for module in getattr(settings, "TRENOVA_JOBS_MODULES", []):

@@ -9,10 +9,24 @@ from django.core.exceptions import ImproperlyConfigured
 _INT_SETTINGS: dict[str, tuple[int, int, int]] = {
     # Longest wait between two attempts, whatever 2^n says.
     "TRENOVA_JOBS_RETRY_BACKOFF_CAP": (3600, 1, 7 * 24 * 3600),
-    # How often each worker reaps jobs of dead workers, pushes outbox records and cleans registries.
+    # How often each worker pushes outbox records, sweeps for lost jobs and settles stuck records.
     "TRENOVA_JOBS_MAINTENANCE_INTERVAL": (10, 1, 600),
-    # A worker is presumed dead this long after its last liveness beat.
-    "TRENOVA_JOBS_WORKER_LIVENESS_TTL": (15, 3, 300),
+    # How often each worker looks for dead workers' jobs (one cheap Redis call; idle or busy alike).
+    "TRENOVA_JOBS_RECOVERY_INTERVAL": (2, 1, 60),
+    # A worker (or work horse) is presumed dead this long after its last liveness beat (beats: TTL/4).
+    "TRENOVA_JOBS_WORKER_LIVENESS_TTL": (10, 3, 300),
+    # How often an idle worker serving several queues looks at them again (one atomic Redis script).
+    "TRENOVA_JOBS_IDLE_POLL_MS": (50, 5, 2000),
+    # rq's own registry clean-up (its maintenance), in seconds; trenova's sweeps run on their own clocks.
+    "TRENOVA_JOBS_RQ_MAINTENANCE_INTERVAL": (300, 10, 3600),
+    # The push after commit, on a request's hot path, gives up after this long...
+    "TRENOVA_JOBS_PUSH_TIMEOUT_MS": (250, 20, 5000),
+    # ...and after a failed push, request processes leave new records to the outbox for this long.
+    "TRENOVA_JOBS_PUSH_BACKOFF": (5, 0, 300),
+    # The lost-job sweep leaves records pushed in the last this many seconds to their own push.
+    "TRENOVA_JOBS_LOST_SWEEP_MIN_AGE": (60, 1, 3600),
+    # Records checked against Redis per maintenance pass by the lost-job sweep (it walks them all).
+    "TRENOVA_JOBS_LOST_SWEEP_BATCH": (2000, 10, 100_000),
     # rq's worker TTL; its idle dequeue blocks for (this - 15) s, which bounds the maintenance delay.
     "TRENOVA_JOBS_WORKER_TTL": (30, 16, 600),
     # How long rq keeps successful results and failed jobs (the JobRecord keeps them for good). At least a

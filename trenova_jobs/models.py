@@ -31,6 +31,8 @@ ACTIVE_STATUSES = (
     JobStatus.RUNNING,
     JobStatus.RETRYING,
 )
+# Waiting for a worker: each has (or should have) an rq job in Redis.
+WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.RETRYING)
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
@@ -83,6 +85,12 @@ class JobRecord(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="job_record_status_created_idx"),
             models.Index(fields=["organization_id", "created_at"], name="job_record_org_created_idx"),
+            # /metrics counts the jobs in flight: a small slice of a table that grows by every job.
+            models.Index(
+                fields=["job_type", "status"], condition=Q(status__in=ACTIVE_STATUSES), name="job_record_active_idx"
+            ),
+            # The lost-job sweep walks the waiting records in id (= creation) order.
+            models.Index(fields=["id"], condition=Q(status__in=WAITING_STATUSES), name="job_record_waiting_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_record_status_valid"),

@@ -12,15 +12,15 @@ from django.conf import settings
 from redis import Redis
 from rq import Queue
 
-from trenova_jobs.conf import queue_weights
+from trenova_jobs.conf import queue_weights, setting_int
 
-_connections: dict[str, Redis] = {}
+_connections: dict[tuple[str, str], Redis] = {}
 
 
-def queue_get(name: str) -> Queue:
+def queue_get(name: str, *, connection: Redis | None = None) -> Queue:
     if name not in queue_weights():
         raise ValueError(f"Unknown queue {name!r}; known: {', '.join(queue_weights())}.")
-    return django_rq.get_queue(name, connection=redis_connection(name))
+    return django_rq.get_queue(name, connection=connection or redis_connection(name))
 
 
 def redis_connection(queue_name: str | None = None) -> Redis:
@@ -30,13 +30,33 @@ def redis_connection(queue_name: str | None = None) -> Redis:
     of a shipment save cannot afford that, so clients are kept per URL. Short timeouts make an
     unreachable Redis fail fast instead of stalling the request that enqueues.
     """
-    config = settings.RQ_QUEUES[queue_name or next(iter(queue_weights()))]
-    url = config["URL"]
-    client = _connections.get(url)
+    url = _queue_url(queue_name)
+    client = _connections.get(("main", url))
     if client is None:
         client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
-        _connections[url] = client
+        _connections[("main", url)] = client
     return client
+
+
+def push_connection(queue_name: str) -> Redis:
+    """The client for the push after commit, on a request's hot path: it gives up within
+    ``TRENOVA_JOBS_PUSH_TIMEOUT_MS`` (a record whose push fails waits in the outbox instead)."""
+    url = _queue_url(queue_name)
+    client = _connections.get(("push", url))
+    if client is None:
+        timeout = setting_int("TRENOVA_JOBS_PUSH_TIMEOUT_MS") / 1000
+        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30)
+        _connections[("push", url)] = client
+    return client
+
+
+def connections_forget() -> None:
+    """Drop the cached clients (tests that point the queues at another Redis)."""
+    _connections.clear()
+
+
+def _queue_url(queue_name: str | None) -> str:
+    return settings.RQ_QUEUES[queue_name or next(iter(queue_weights()))]["URL"]
 
 
 def weighted_order(names: Sequence[str], weights: Mapping[str, int], rng: random.Random) -> list[str]:

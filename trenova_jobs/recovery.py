@@ -1,20 +1,23 @@
-"""Crash recovery: jobs of workers that died are re-queued at once, and no record stays ``running``.
+"""Crash recovery: the jobs of workers that died run again, and no record stays ``running``.
 
-Every trenova worker refreshes a short-lived liveness key from a background thread. A started job whose
-worker has no liveness key is abandoned (SIGKILL, OOM, power loss): it goes back on its queue if it has
-retries left, or to the failed registry if not, and its record is updated. rq's own cleanup would do
-this too, but only after its ~10-minute maintenance interval and the job's 90 s heartbeat TTL.
+Three sweeps, run by every worker (see ``worker.WeightedWorker._maintain``):
 
-A second sweep, ``stuck_records_reconcile``, settles records still ``running`` 30 s after their
-attempt started whose rq job says otherwise: the worker died before it could write the outcome, or
-before the job reached the started registry, or rq's own cleanup moved the job.
+- ``dead_workers_recover`` (every ``TRENOVA_JOBS_RECOVERY_INTERVAL`` s): a worker whose liveness beat is
+  older than ``TRENOVA_JOBS_WORKER_LIVENESS_TTL`` is dead; each job id in its in-flight list is settled
+  from where the job got to (``inflight_entry_settle``): popped but not started → back on its queue;
+  started → re-queued (retries left) or failed; finished → its outcome written to the record. An
+  attempt whose work horse still beats is left alone until it stops.
+- ``abandoned_jobs_recover``: the same for started jobs in rq's started registries whose worker is dead.
+- ``stuck_records_reconcile`` (every maintenance interval): records still ``running`` 30 s after their
+  attempt began, or ``retrying`` 30 s past due, whose rq job says otherwise.
+
+Several workers sweep at once: a claim key per job and WATCHed (or scripted) moves make each move happen
+once; record writes are conditional on status and attempt, so each outcome is written, and signalled, once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 
@@ -28,21 +31,39 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.results import Result
 
+from trenova_jobs.liveness import (
+    WORKERS_KEY,
+    dead_worker_names,
+    horse_running,
+    inflight_key,
+    worker_alive,
+)
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import queue_get
-from trenova_jobs.services import RUNNING_ONLY, UNMARKED_ATTEMPT, record_attempt_failed, record_succeeded
+from trenova_jobs.rq_compat import (
+    job_enqueue_in,
+    job_exc_info_set,
+    job_fail_raw,
+    job_failure_text,
+    requeue_unless_held,
+)
+from trenova_jobs.services import (
+    RUNNING_ONLY,
+    UNMARKED_ATTEMPT,
+    record_attempt_failed,
+    record_attempt_unstarted,
+    record_succeeded,
+)
+from trenova_jobs.stats import worker_event_count
 
 logger = logging.getLogger("trenova_jobs")
 
-LIVENESS_PREFIX = "trenova:worker:alive:"
 REAP_CLAIM_PREFIX = "trenova:reap:"
 # Where a work horse leaves the outcome of a failed attempt for the process that records it.
 FAILURE_META = "trenova_failure"
-# A running record is checked against its rq job once its attempt is this old.
-# 30 s: a worker that dies between marking an attempt started and its horse starting the job leaves a job
-# only this sweep can find, and the crash-recovery target is one minute (30 s + up to ~15 s to the next
-# sweep). A live worker takes milliseconds for that step, so a job still there after 30 s is abandoned.
+# A running record is checked against its rq job once its attempt is this old (a live worker takes
+# milliseconds between marking an attempt started and its horse starting the job).
 STUCK_AFTER = timedelta(seconds=30)
 
 
@@ -52,53 +73,160 @@ def error_summary(exc_string: str) -> str:
     return lines[-1].strip() if lines else "Job failed without an exception message."
 
 
-def liveness_key(worker_name: str) -> str:
-    return f"{LIVENESS_PREFIX}{worker_name}"
+def _liveness_ttl() -> int:
+    from trenova_jobs.conf import setting_int
+
+    return setting_int("TRENOVA_JOBS_WORKER_LIVENESS_TTL")
 
 
-def worker_alive(connection: Redis, worker_name: str) -> bool:
-    return bool(connection.exists(liveness_key(worker_name)))
+def _worker_gone(connection: Redis, worker_name: str | None, job_id: str, ttl: int) -> bool:
+    """The worker that started ``job_id`` is dead, and no horse of it still runs the job."""
+    if not worker_name or worker_alive(connection, worker_name, ttl):
+        return False
+    return not horse_running(connection, job_id)
 
 
-def live_worker_names(connection: Redis) -> list[str]:
-    return sorted(
-        key.decode()[len(LIVENESS_PREFIX) :] for key in connection.scan_iter(match=f"{LIVENESS_PREFIX}*", count=500)
-    )
+# --- Dead workers' in-flight lists ------------------------------------------------------------------
 
 
-class LivenessBeat:
-    """A daemon thread that keeps ``liveness_key(worker_name)`` alive while the process lives."""
+def dead_workers_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int, me: str = "") -> int:
+    """Settle every job id in the in-flight lists of dead workers; forget workers with nothing left.
 
-    def __init__(self, connection: Redis, worker_name: str, ttl: int) -> None:
-        self._connection = connection
-        self._key = liveness_key(worker_name)
-        self._ttl = ttl
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trenova-liveness", daemon=True)
-
-    def start(self) -> None:
-        self._beat()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        try:
-            self._connection.delete(self._key)
-        except Exception:  # shutting down: the key expires by itself
-            logger.debug("event=liveness_delete_failed key=%s", self._key)
-
-    def _beat(self) -> None:
-        self._connection.set(self._key, os.getpid(), ex=self._ttl)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._ttl / 3):
+    Returns how many entries were settled. One entry that cannot be settled is logged and left for the
+    next sweep.
+    """
+    queue_list = list(queues)
+    settled = 0
+    for name in dead_worker_names(connection, ttl):
+        if name == me:
+            continue
+        key = inflight_key(name)
+        for raw in connection.lrange(key, 0, -1):
+            job_id = raw.decode()
             try:
-                self._beat()
+                if horse_running(connection, job_id):
+                    continue  # its horse outlived the supervisor: wait until it stops
+                done = _claimed(
+                    connection,
+                    job_id,
+                    lambda job_id=job_id, name=name: inflight_entry_settle(
+                        connection, job_id, dead_worker=name, queues=queue_list
+                    ),
+                )
+                settled += bool(done)
             except Exception:
-                logger.warning("event=liveness_beat_failed key=%s", self._key, exc_info=True)
+                logger.exception("event=recover_failed job_id=%s dead_worker=%s", job_id, name)
+        _worker_forget_if_idle(connection, name, key)
+    return settled
 
 
-def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue]) -> list[str]:
+def _worker_forget_if_idle(connection: Redis, name: str, key: str) -> None:
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.llen(key):
+                return
+            pipe.multi()
+            pipe.zrem(WORKERS_KEY, name)
+            pipe.execute()
+            logger.info("event=dead_worker_forgotten worker=%s", name)
+        except WatchError:
+            return
+
+
+def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, queues: Iterable[Queue]) -> bool:
+    """Settle one job id left in ``dead_worker``'s in-flight list, from where the job got to.
+
+    Returns True when the entry is gone from the list; False when it must be looked at again.
+    """
+    inflight = inflight_key(dead_worker)
+    queue_by_name = {q.name: q for q in queues}
+    status, origin = connection.hmget(Job.key_for(job_id), ["status", "origin"])
+    record = JobRecord.objects.filter(pk=job_id).first()
+    if status is None:
+        # The job hash is gone (Redis lost it): the record goes back to the outbox if it still waits or runs.
+        if record is not None and record.status in (*UNMARKED_ATTEMPT, RecordStatus.SCHEDULED):
+            record_requeue_lost(record=record, reason="rq_job_missing_in_flight")
+        connection.lrem(inflight, 1, job_id)
+        return True
+    queue = queue_by_name.get(origin.decode() if origin else "")
+    if queue is None:
+        try:
+            queue = queue_get(origin.decode() if origin else "")
+        except ValueError:
+            job_fail_raw(
+                connection,
+                job_id=job_id,
+                queue_name="default",
+                reason="unknown queue",
+                failure_ttl=900,
+                inflight=inflight,
+            )
+            return True
+    try:
+        job = Job.fetch(job_id, connection=connection, serializer=queue.serializer)
+    except NoSuchJobError:
+        connection.lrem(inflight, 1, job_id)
+        return True
+    except Exception as exc:
+        logger.error("event=bad_job job_id=%s reason=unreadable_in_flight error=%s", job_id, type(exc).__name__)
+        worker_event_count("bad_job", connection)
+        job_fail_raw(
+            connection,
+            job_id=job_id,
+            queue_name=queue.name,
+            reason=f"Unreadable job hash: {exc}",
+            failure_ttl=900,
+            inflight=inflight,
+        )
+        return True
+    state = job.get_status(refresh=False)
+    if state == JobStatus.QUEUED:
+        # Popped, never started (the horse marks it started before the handler runs): back to the front of
+        # its queue, unless it is there already or another worker holds it.
+        others = [inflight_key(n) for n in _all_worker_names(connection) if n != dead_worker]
+        requeued = requeue_unless_held(
+            connection, job_id=job_id, queue_key=queue.key, remove_from=inflight, held_in=others
+        )
+        if record is not None and record.status == RecordStatus.RUNNING:
+            record_attempt_unstarted(record_id=job_id, attempt=record.attempts)
+        _reconciled_log(job_id, "in_flight_requeued" if requeued else "in_flight_released", dead_worker)
+        return True
+    if state == JobStatus.STARTED:
+        if (job.worker_name or "") != dead_worker:
+            connection.lrem(inflight, 1, job_id)  # a later attempt, by another worker: not ours
+            return True
+        registry = StartedJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
+        attempt = record.attempts if record is not None else None
+        if not _recover(job, queue, registry, attempt=attempt):
+            return False
+        connection.lrem(inflight, 1, job_id)
+        return True
+    # Finished, failed, scheduled for a retry, stopped: the attempt ended; write what rq knows of it.
+    if record is not None and record.status in UNMARKED_ATTEMPT:
+        attempt_settle(job, record, statuses=(record.status,))
+    connection.lrem(inflight, 1, job_id)
+    return True
+
+
+def _all_worker_names(connection: Redis) -> list[str]:
+    return [name.decode() for name in connection.zrange(WORKERS_KEY, 0, -1)]
+
+
+def record_requeue_lost(*, record: JobRecord, reason: str) -> bool:
+    """A record whose rq job Redis no longer has goes back to the outbox: pushed again, at least once."""
+    changed = JobRecord.objects.filter(pk=record.pk, status=record.status, attempts=record.attempts).update(
+        status=RecordStatus.PENDING, enqueued_at=None
+    )
+    _reconciled(record, reason if changed else None)
+    return bool(changed)
+
+
+def _reconciled_log(job_id: str, reason: str, worker: str) -> None:
+    logger.warning("event=recovered job_id=%s reason=%s dead_worker=%s", job_id, reason, worker)
+
+
+def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int | None = None) -> list[str]:
     """Re-queue (or fail) started jobs whose worker is gone. Returns the ids handled.
 
     One job that cannot be recovered is logged and left for the next sweep; it never stops the others.
@@ -111,21 +239,40 @@ def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue]) -> lis
         for raw_id in connection.zrange(registry.key, 0, -1):
             job_id = raw_id.decode()
             try:
-                if _abandoned_recover(job_id, queue, registry):
+                if _abandoned_recover(job_id, queue, registry, ttl or _liveness_ttl()):
                     recovered.append(job_id)
             except Exception:
                 logger.exception("event=recover_failed job_id=%s queue=%s", job_id, queue.name)
     return recovered
 
 
-def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry) -> bool:
+def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry, ttl: int) -> bool:
     connection = queue.connection
     try:
         job = Job.fetch(job_id, connection=connection, serializer=queue.serializer)
     except NoSuchJobError:
         registry.remove(job_id)  # a registry entry without its job: nothing to run
         return False
-    if not job.worker_name or worker_alive(connection, job.worker_name):
+    except Exception as exc:
+        # Unparsable (a bad date, say): rq's own clean-up would raise on it at every pass. Remove it.
+        logger.error(
+            "event=bad_entry_removed registry=started queue=%s job_id=%s error=%s",
+            queue.name,
+            job_id[:80],
+            type(exc).__name__,
+        )
+        worker_event_count("bad_entry_removed", connection)
+        connection.zrem(registry.key, job_id)
+        job_fail_raw(
+            connection,
+            job_id=job_id,
+            queue_name=queue.name,
+            reason=f"Unreadable job hash: {exc}",
+            failure_ttl=900,
+            inflight=None,
+        )
+        return False
+    if not _worker_gone(connection, job.worker_name, job_id, ttl):
         return False
     return _claimed(connection, job_id, lambda: _recover(job, queue, registry))
 
@@ -173,10 +320,10 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
             job.retries_left -= 1
             # What rq's own Job.retry() calls: enqueue inside our transaction, skipping dependency checks
             # (enqueue_job() would open a second transaction on the pipeline).
-            queue._enqueue_job(job, pipeline=pipe)
+            job_enqueue_in(queue, job, pipe)
         else:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
-            job._exc_info = error
+            job_exc_info_set(job, error)
             job.save(pipeline=pipe, include_meta=False)
             FailedJobRegistry(queue.name, queue.connection, serializer=queue.serializer).add(
                 job, job.failure_ttl, exc_string=error, pipeline=pipe
@@ -234,7 +381,7 @@ def _rq_failure_text(job: Job) -> str:
     latest = job.latest_result()
     if latest is not None and latest.type == Result.Type.FAILED and latest.exc_string:
         return latest.exc_string
-    return job._exc_info or ""  # what rq keeps when it fails a job without a result entry
+    return job_failure_text(job)
 
 
 def stuck_records_reconcile(*, limit: int = 200) -> int:
@@ -265,12 +412,11 @@ def _reconcile(record: JobRecord) -> bool:
         job = Job.fetch(record.id, connection=connection, serializer=queue.serializer)
     except NoSuchJobError:
         # Redis no longer has the job (it lost its data: results outlive any sweep delay, see
-        # TRENOVA_JOBS_RESULT_TTL): push it again, at least once rather than never.
-        changed = JobRecord.objects.filter(pk=record.pk, status=record.status, attempts=record.attempts).update(
-            status=RecordStatus.PENDING, enqueued_at=None, scheduled_for=None
-        )
-        _reconciled(record, "rq_job_missing" if changed else None)
-        return bool(changed)
+        # TRENOVA_JOBS_RESULT_TTL): push it again, at least once rather than never — unless a horse still
+        # runs it (it settles through its supervisor, from its outcome file).
+        if horse_running(connection, record.id):
+            return False
+        return record_requeue_lost(record=record, reason="rq_job_missing")
     state = job.get_status(refresh=False)
     # A retrying record's attempt is settled already, and the failure it left in the job's meta is that
     # attempt's: only a final rq state (the retry ran while the database was down) is news.
@@ -287,7 +433,7 @@ def _reconcile(record: JobRecord) -> bool:
 
 def _reconcile_started(record: JobRecord, job: Job, queue: Queue) -> bool:
     connection = queue.connection
-    if job.worker_name and worker_alive(connection, job.worker_name):
+    if not _worker_gone(connection, job.worker_name, job.id, _liveness_ttl()):
         return False  # still running
     registry = StartedJobRegistry(queue.name, connection=connection, serializer=queue.serializer)
     if connection.zscore(registry.key, job.id) is not None:
@@ -301,8 +447,8 @@ def _reconcile_started(record: JobRecord, job: Job, queue: Queue) -> bool:
 def _reconcile_waiting(record: JobRecord, job: Job, queue: Queue) -> bool:
     """The rq job waits to run (queued or scheduled): is it really somewhere a worker will find it?
 
-    Looked for along the job's own path (scheduled registry → queue → intermediate queue), so a job
-    moving forward during the checks is still seen; a move that changes its status aborts the re-queue.
+    Looked for along the job's own path (scheduled registry → queue → a worker's in-flight list), so a
+    job moving forward during the checks is still seen; a move that changes its status aborts the re-queue.
     """
     connection = queue.connection
     if record.status == RecordStatus.RETRYING and job.get_status(refresh=False) == JobStatus.QUEUED:
@@ -316,23 +462,33 @@ def _reconcile_waiting(record: JobRecord, job: Job, queue: Queue) -> bool:
         written = record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts)
         _reconciled(record, "rq_job_waiting" if written else None)
         return written is not None
-    if connection.lpos(queue.intermediate_queue_key, job.id) is not None:
-        # Dequeued into rq's intermediate queue by a worker that died: rq's own cleanup fails it over to
-        # a retry (through our worker's handle_job_failure), and a later sweep settles that.
+    if _held_in_flight(connection, job.id):
+        # Taken by a worker: it settles the job, or recovery does once that worker is dead.
         return False
     # In no queue and no registry: a worker took it off its queue and died before starting it, or Redis
     # lost the queue entry. Put it back.
     return _claimed(connection, job.id, lambda: _requeue_lost(record, job, queue))
 
 
+def _held_in_flight(connection: Redis, job_id: str) -> bool:
+    keys = [inflight_key(name) for name in _all_worker_names(connection)]
+    with connection.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.lpos(key, job_id)
+        return any(position is not None for position in pipe.execute())
+
+
 def _requeue_lost(record: JobRecord, job: Job, queue: Queue) -> bool:
     state = job.get_status(refresh=False)
+    inflight_keys = [inflight_key(name) for name in _all_worker_names(queue.connection)]
     with queue.connection.pipeline() as pipe:
-        pipe.watch(job.key)
+        pipe.watch(job.key, queue.key, *inflight_keys)
         if pipe.hget(job.key, "status") != state.encode() or pipe.lpos(queue.key, job.id) is not None:
             return False
+        if any(pipe.lpos(key, job.id) is not None for key in inflight_keys):
+            return False
         pipe.multi()
-        queue._enqueue_job(job, pipeline=pipe)  # as rq's own retry does; our jobs have no dependencies
+        job_enqueue_in(queue, job, pipe)
         try:
             pipe.execute()
         except WatchError:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.utils import Error as DatabaseError
 from redis.exceptions import RedisError
 
-from trenova_jobs.conf import queue_weights
+from trenova_jobs.conf import queue_weights, setting_int
+from trenova_jobs.liveness import live_worker_names
 from trenova_jobs.queues import queue_get, redis_connection
-from trenova_jobs.recovery import live_worker_names
+
+logger = logging.getLogger("trenova_jobs")
 
 
 @dataclass(frozen=True)
@@ -24,25 +27,29 @@ class QueueStats:
 
 
 def queue_stats_list() -> list[QueueStats]:
-    """Depth of every configured queue and its registries (raises RedisError when Redis is down)."""
-    stats = []
-    for name, weight in queue_weights().items():
-        queue = queue_get(name)
-        stats.append(
-            QueueStats(
-                name=name,
-                weight=weight,
-                queued=queue.count,
-                started=queue.started_job_registry.count,
-                scheduled=queue.scheduled_job_registry.count,
-                failed=queue.failed_job_registry.count,
-            )
-        )
-    return stats
+    """Depth of every configured queue and its registries (raises RedisError when Redis is down).
+
+    Plain LLEN/ZCARD in one round trip: rq's ``registry.count`` would first run its clean-up, which moves
+    jobs without telling their records (and fires failure callbacks).
+    """
+    weights = queue_weights()
+    queues = [queue_get(name) for name in weights]
+    with redis_connection().pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.llen(queue.key)
+            pipe.zcard(queue.started_job_registry.key)
+            pipe.zcard(queue.scheduled_job_registry.key)
+            pipe.zcard(queue.failed_job_registry.key)
+        counts = pipe.execute()
+    return [
+        QueueStats(name=q.name, weight=weights[q.name], queued=c[0], started=c[1], scheduled=c[2], failed=c[3])
+        for q, c in zip(queues, (counts[i : i + 4] for i in range(0, len(counts), 4)), strict=True)
+    ]
 
 
 def workers_alive() -> list[str]:
-    return live_worker_names(redis_connection())
+    """Names of the workers whose liveness beat is fresh (one ZRANGEBYSCORE, no keyspace scan)."""
+    return live_worker_names(redis_connection(), setting_int("TRENOVA_JOBS_WORKER_LIVENESS_TTL"))
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ def health_check() -> Health:
     except DatabaseError as exc:
         database = False
         errors["database"] = str(exc)[:200]
+        logger.warning("event=health_database_down error=%s", errors["database"])
     redis_ok, workers = True, 0
     try:
         redis_connection().ping()
@@ -75,4 +83,5 @@ def health_check() -> Health:
     except RedisError as exc:
         redis_ok = False
         errors["redis"] = str(exc)[:200]
+        logger.warning("event=health_redis_down error=%s", errors["redis"])
     return Health(database=database, redis=redis_ok, workers=workers, errors=errors)

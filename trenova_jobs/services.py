@@ -8,17 +8,21 @@ rollback leaves no job and a Redis outage leaves a ``pending`` record for the di
 from __future__ import annotations
 
 import calendar
+import contextlib
 import copy
 import json
 import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
 from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
@@ -33,15 +37,23 @@ from rq.results import Result
 
 from trenova_jobs.conf import setting_int
 from trenova_jobs.errors import JobError, JobStateError
-from trenova_jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, JobRecord, JobStatus, job_id_new
+from trenova_jobs.models import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    WAITING_STATUSES,
+    JobRecord,
+    JobStatus,
+    job_id_new,
+)
 from trenova_jobs.payloads import JobPayload, payload_parse, payload_to_json
-from trenova_jobs.queues import backoff_intervals, queue_get, redis_connection, rq_due_time
+from trenova_jobs.queues import backoff_intervals, push_connection, queue_get, redis_connection, rq_due_time
 from trenova_jobs.registry import registry_get
+from trenova_jobs.rq_compat import RUN_FUNCTION, job_enqueue_in
 from trenova_jobs.signals import job_failed, job_succeeded
+from trenova_jobs.stats import outcome_count
 
 logger = logging.getLogger("trenova_jobs")
 
-RUN_FUNCTION = "trenova_jobs.execution.run"
 # The statuses an attempt's outcome is written over, unless a caller says otherwise.
 RUNNING_ONLY = (JobStatus.RUNNING,)
 # ...and where the attempt may never have been marked started (the database was down as it began).
@@ -106,11 +118,13 @@ def enqueue(
 
     # Written as queued (or scheduled) already, so that the push after commit costs no second database
     # write: only a failed push touches the row again (back to pending). See _push_committed().
+    paused = _push_pause.active()
     record = JobRecord(
         id=job_id_new(),
         job_type=job_type,
         queue=queue_name,
-        status=JobStatus.SCHEDULED if scheduled_for else JobStatus.QUEUED,
+        # While pushes are paused (Redis failed a moment ago) the record goes straight to the outbox.
+        status=JobStatus.PENDING if paused else JobStatus.SCHEDULED if scheduled_for else JobStatus.QUEUED,
         enqueued_at=now,
         payload=payload_to_json(parsed),
         max_retries=retries,
@@ -134,6 +148,8 @@ def enqueue(
         _log("deduplicated", existing, unique_key=unique_key)
         return existing
     _log("recorded", record, unique_key=unique_key or "-")
+    if paused:
+        return record  # the dispatcher (every worker's sweep) pushes it
     # In autocommit mode this runs at once; inside atomic() it runs after the outermost commit.
     # robust: an unexpected error here must not break the caller's other on-commit hooks (the record is
     # committed either way, and the lost-record sweep pushes it).
@@ -196,18 +212,56 @@ def delayed_holds_clear() -> None:
 _UNCONTESTED_PUSH = timedelta(seconds=30)
 
 
+class _PushPause:
+    """After a failed push, request processes skip pushing for a while (the records wait in the outbox).
+
+    A hung or unreachable Redis then costs one short timeout (``TRENOVA_JOBS_PUSH_TIMEOUT_MS``) per
+    ``TRENOVA_JOBS_PUSH_BACKOFF`` seconds, not one per save.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+    def start(self) -> None:
+        self._until = time.monotonic() + setting_int("TRENOVA_JOBS_PUSH_BACKOFF")
+
+    def clear(self) -> None:
+        self._until = 0.0
+
+
+_push_pause = _PushPause()
+
+
+def push_pause_clear() -> None:
+    """Forget a push back-off (tests)."""
+    _push_pause.clear()
+
+
+def _to_pending(record: JobRecord) -> None:
+    JobRecord.objects.filter(pk=record.pk, status=record.status).update(status=JobStatus.PENDING, enqueued_at=None)
+    record.status, record.enqueued_at = JobStatus.PENDING, None
+
+
 def _push_committed(record: JobRecord) -> None:
-    """Push a just-committed record; if Redis is unreachable, mark it pending for the dispatcher."""
+    """Push a just-committed record; if Redis is unreachable (or was a moment ago), leave it to the outbox."""
     scheduled = record.status == JobStatus.SCHEDULED
+    if _push_pause.active():
+        _to_pending(record)
+        _log("push_deferred", record, reason="push_backoff")
+        return
     try:
+        connection = push_connection(record.queue)
         if timezone.now() - record.enqueued_at < _UNCONTESTED_PUSH:
-            _rq_enqueue(record, scheduled=scheduled)
-        elif not _rq_push_once(record, scheduled=scheduled):
+            _rq_enqueue(record, scheduled=scheduled, connection=connection)
+        elif not _rq_push_once(record, scheduled=scheduled, connection=connection):
             _log("push_skipped", record, reason="pushed_by_dispatcher")
             return
     except RedisError as exc:
-        JobRecord.objects.filter(pk=record.pk, status=record.status).update(status=JobStatus.PENDING, enqueued_at=None)
-        record.status, record.enqueued_at = JobStatus.PENDING, None
+        _push_pause.start()
+        _to_pending(record)
         _log("push_failed", record, logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200])
         return
     _delayed_holds.remember(record)
@@ -301,13 +355,13 @@ def _record_push(record: JobRecord) -> str:
     return _PUSHED
 
 
-def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
+def _rq_push_once(record: JobRecord, *, scheduled: bool, connection: Any = None) -> bool:
     """Push the record's job unless rq holds it live already; False when it does (or a racer pushed it).
 
     Check and push are one Redis transaction (WATCH on the job key), so of two racing pushers exactly one
     pushes. A finished or failed rq job of the same id (an earlier run, before job_retry) is replaced.
     """
-    queue = queue_get(record.queue)
+    queue = queue_get(record.queue, connection=connection)
     key = Job.key_for(record.id)
     with queue.connection.pipeline() as pipe:
         try:
@@ -319,7 +373,7 @@ def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
             pipe.multi()
             if old is not None:
                 _rq_job_delete_in(pipe, old, queue)
-            _rq_enqueue(record, scheduled=scheduled, pipeline=pipe)
+            _rq_enqueue(record, scheduled=scheduled, pipeline=pipe, connection=connection)
             pipe.execute()
         except WatchError:
             # A racer pushed it, or (redis-py says WatchError for this too) the connection dropped while
@@ -330,8 +384,8 @@ def _rq_push_once(record: JobRecord, *, scheduled: bool) -> bool:
     return True
 
 
-def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None = None) -> Job:
-    queue = queue_get(record.queue)
+def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None = None, connection: Any = None) -> Job:
+    queue = queue_get(record.queue, connection=connection)
     cap = setting_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP")
     job = queue.create_job(
         RUN_FUNCTION,
@@ -361,7 +415,7 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
     if pipeline is not None:
         # Inside the caller's transaction: enqueue_job() would call MULTI a second time (its dependency
         # set-up does); our jobs have no dependencies, so go straight to what it calls next.
-        return queue._enqueue_job(job, pipeline=pipeline)
+        return job_enqueue_in(queue, job, pipeline)
     return queue.enqueue_job(job)
 
 
@@ -369,54 +423,94 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
 class DispatchResult:
     pushed: int
     still_pending: int
+    failed: int = 0
 
 
 def dispatch_pending(*, limit: int | None = None, min_age_seconds: float = 2.0) -> DispatchResult:
     """Push pending records whose after-commit push did not happen (Redis was down, process died).
 
-    Records younger than ``min_age_seconds`` are left to their own on-commit push. Stops at the first
-    Redis failure: the rest stay pending for the next sweep. A record another dispatcher claimed first
-    is skipped.
+    Records younger than ``min_age_seconds`` are left to their own on-commit push. Oldest first, at most
+    ``limit`` (``TRENOVA_JOBS_DISPATCH_BATCH``) per call. Stops at the first Redis failure: the rest stay
+    pending for the next pass. A record that cannot be pushed for a reason of its own (its queue is no
+    longer configured, say) is failed with that reason, and the pass goes on. A record another
+    dispatcher claimed first is skipped.
     """
     batch = limit or setting_int("TRENOVA_JOBS_DISPATCH_BATCH")
-    lost_records_reset(limit=batch)
     cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
     pending = JobRecord.objects.filter(status=JobStatus.PENDING, created_at__lte=cutoff).order_by("created_at")
-    pushed = 0
+    pushed = failed = 0
     for record in pending[:batch]:
-        outcome = _record_push(record)
+        try:
+            outcome = _record_push(record)
+        except Exception as exc:
+            if record_unpushable(record=record, error=f"{type(exc).__name__}: {exc}"):
+                failed += 1
+            continue
         if outcome == _PUSHED:
             pushed += 1
         elif outcome == _REDIS_DOWN:
             break
     remaining = JobRecord.objects.filter(status=JobStatus.PENDING).count()
-    return DispatchResult(pushed=pushed, still_pending=remaining)
+    return DispatchResult(pushed=pushed, still_pending=remaining, failed=failed)
 
 
-def lost_records_reset(*, min_age_seconds: int = 60, max_age_seconds: int = 900, limit: int = 500) -> int:
-    """Mark pending again the records committed as queued whose push never reached Redis.
-
-    That happens only when a process dies between its commit and its push. Records are checked once
-    they are a minute old and for a quarter of an hour after, which every worker's sweep covers.
-    """
-    now = timezone.now()
-    candidates = list(
-        JobRecord.objects.filter(
-            status__in=(JobStatus.QUEUED, JobStatus.SCHEDULED),
-            enqueued_at__lte=now - timedelta(seconds=min_age_seconds),
-            enqueued_at__gte=now - timedelta(seconds=max_age_seconds),
-        ).values_list("id", "queue")[:limit]
+def record_unpushable(*, record: JobRecord, error: str) -> bool:
+    """Fail a pending (or just claimed) record that can never be pushed; True if this call failed it."""
+    message = f"The job could not be queued: {error}"
+    written = record_attempt_failed(
+        record_id=record.id,
+        error=message,
+        will_retry=False,
+        statuses=(JobStatus.PENDING, JobStatus.QUEUED, JobStatus.SCHEDULED),
     )
-    if not candidates:
+    if written is None:
+        return False
+    logger.error("event=push_refused job_id=%s queue=%s error=%s", record.id, record.queue, sanitize_text(error)[:200])
+    return True
+
+
+# Where the lost-job sweep has got to, shared by every worker: it walks all waiting records, oldest first.
+LOST_SWEEP_CURSOR_KEY = "trenova:lost_sweep:cursor"
+_WAITING = WAITING_STATUSES
+
+
+def lost_records_reset(*, min_age_seconds: int | None = None, limit: int | None = None) -> int:
+    """Mark pending again the waiting records (queued, scheduled, retrying) whose rq job Redis lacks.
+
+    That happens when a process dies between its commit and its push, and when Redis loses its data
+    (a restart without persistence): every such record is found, however old and however many. Each call
+    checks the next ``limit`` records after a cursor kept in Redis (so the workers share the walk), in id
+    order, i.e. oldest first, and starts again from the oldest when it reaches the end; records pushed in
+    the last minute are left to their own push. Returns how many records were reset.
+    """
+    batch = limit or setting_int("TRENOVA_JOBS_LOST_SWEEP_BATCH")
+    if min_age_seconds is None:
+        min_age_seconds = setting_int("TRENOVA_JOBS_LOST_SWEEP_MIN_AGE")
+    connection = redis_connection()
+    cursor = (connection.get(LOST_SWEEP_CURSOR_KEY) or b"").decode()
+    young = timezone.now() - timedelta(seconds=min_age_seconds)
+    rows = JobRecord.objects.filter(status__in=_WAITING, id__gt=cursor).order_by("id")
+    candidates = list(rows.values_list("id", "queue", "enqueued_at")[:batch])
+    if len(candidates) < batch:
+        connection.delete(LOST_SWEEP_CURSOR_KEY)  # the end: the next pass starts from the oldest again
+    else:
+        connection.set(LOST_SWEEP_CURSOR_KEY, candidates[-1][0], ex=24 * 3600)
+    checked = [(job_id, queue) for job_id, queue, enqueued in candidates if enqueued is None or enqueued <= young]
+    if not checked:
         return 0
-    lost = []
-    for queue_name in {queue for _, queue in candidates}:
-        ids = [job_id for job_id, queue in candidates if queue == queue_name]
-        with queue_get(queue_name).connection.pipeline(transaction=False) as pipe:
+    lost: list[str] = []
+    for queue_name in {queue for _, queue in checked}:
+        ids = [job_id for job_id, queue in checked if queue == queue_name]
+        if queue_name not in settings.RQ_QUEUES:
+            lost += ids  # pending again, the dispatcher fails them with a clear error
+            continue
+        with redis_connection(queue_name).pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.exists(Job.key_for(job_id))
             lost += [job_id for job_id, exists in zip(ids, pipe.execute(), strict=True) if not exists]
-    reset = JobRecord.objects.filter(pk__in=lost, status__in=(JobStatus.QUEUED, JobStatus.SCHEDULED)).update(
+    if not lost:
+        return 0
+    reset = JobRecord.objects.filter(pk__in=lost, status__in=_WAITING).update(
         status=JobStatus.PENDING, enqueued_at=None
     )
     if reset:
@@ -442,9 +536,60 @@ def record_attempt_started(*, record_id: str) -> JobRecord | None:
     return record
 
 
+def record_attempt_unstarted(*, record_id: str, attempt: int) -> bool:
+    """Undo ``record_attempt_started`` for an attempt whose handler never began (its worker died first).
+
+    The job goes back to its queue without using up a retry: ``running`` → ``queued``, attempts - 1.
+    """
+    updated = JobRecord.objects.filter(pk=record_id, status=JobStatus.RUNNING, attempts=attempt).update(
+        status=JobStatus.QUEUED, attempts=F("attempts") - 1, started_at=None
+    )
+    if updated:
+        record = JobRecord.objects.get(pk=record_id)
+        _log("requeued_unstarted", record, logging.WARNING)
+    return bool(updated)
+
+
 def _settleable(record_id: str, attempt: int | None, statuses: Collection[str]) -> Any:
     rows = JobRecord.objects.filter(pk=record_id, status__in=statuses)
     return rows if attempt is None else rows.filter(attempts=attempt)
+
+
+def sanitize_text(text: str) -> str:
+    """Text PostgreSQL can store: NUL characters and unpaired surrogates are written as escapes."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# Connection-level errors: the caller reconnects and tries again. Any other database error refuses this
+# outcome for good (a value PostgreSQL cannot store), and the record is failed with that explanation.
+_TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+def _write_outcome(rows: Any, **fields: Any) -> int:
+    guard = transaction.atomic() if db_connection.in_atomic_block else contextlib.nullcontext()
+    with guard:
+        return int(rows.update(**fields))
+
+
+def _outcome_unstorable(record_id: str, attempt: int | None, statuses: Collection[str], exc: Exception) -> bool:
+    """The outcome could not be written: fail the record with why, so it is never left running."""
+    error = sanitize_text(f"The job's outcome could not be stored: {type(exc).__name__}: {exc}")[:2000]
+    updated = _write_outcome(
+        _settleable(record_id, attempt, statuses),
+        status=JobStatus.FAILED,
+        result=None,
+        error=error,
+        traceback="",
+        finished_at=timezone.now(),
+        unique_lock=None,
+    )
+    if not updated:
+        return False
+    record = JobRecord.objects.get(pk=record_id)
+    _log("failed", record, logging.ERROR, error=error[:200])
+    outcome_count(record.job_type, "failed")
+    _announce(job_failed, record)
+    return True
 
 
 def record_succeeded(
@@ -457,16 +602,24 @@ def record_succeeded(
 ) -> bool:
     """Final success: store the result, release the unique key, send ``job_succeeded`` once.
 
-    With ``attempt``, only that attempt may succeed (not a newer one that started meanwhile).
+    With ``attempt``, only that attempt may succeed (not a newer one that started meanwhile). A result
+    PostgreSQL refuses fails the job instead, with the reason.
     """
     now = timezone.now()
-    updated = _settleable(record.pk, attempt, statuses).update(
-        status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
-    )
+    rows = _settleable(record.pk, attempt, statuses)
+    try:
+        updated = _write_outcome(
+            rows, status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
+        )
+    except _TRANSIENT_DB_ERRORS:
+        raise
+    except DatabaseError as exc:
+        return _outcome_unstorable(record.pk, attempt, statuses, exc)
     if not updated:
         return False
     record.refresh_from_db()
     _log("succeeded", record, duration_ms=round(duration * 1000, 1))
+    outcome_count(record.job_type, "succeeded", duration=duration)
     _announce(job_succeeded, record)
     return True
 
@@ -487,22 +640,32 @@ def record_attempt_failed(
     an attempt settled already, by the supervisor, the reaper or the reconciler, whichever came first, is
     never written twice or over a newer attempt. ``statuses`` widens that for the paths where the attempt
     could not be marked started (the database was down). On final failure the unique key is released and
-    ``job_failed`` is sent exactly once.
+    ``job_failed`` is sent exactly once. Error text is made storable first.
     """
     now = timezone.now()
     base = _settleable(record_id, attempt, statuses)
-    fields = {"error": error[:2000], "traceback": traceback[-20000:]}
-    if will_retry:
-        updated = base.update(status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields)
-    else:
-        updated = base.update(status=JobStatus.FAILED, finished_at=now, unique_lock=None, **fields)
+    fields = {"error": sanitize_text(error)[:2000], "traceback": sanitize_text(traceback[-20000:])}
+    try:
+        if will_retry:
+            updated = _write_outcome(
+                base, status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields
+            )
+        else:
+            updated = _write_outcome(base, status=JobStatus.FAILED, finished_at=now, unique_lock=None, **fields)
+    except _TRANSIENT_DB_ERRORS:
+        raise
+    except DatabaseError as exc:
+        _outcome_unstorable(record_id, attempt, statuses, exc)
+        return JobRecord.objects.filter(pk=record_id).first()
     if not updated:
         return None
     record = JobRecord.objects.get(pk=record_id)
     if will_retry:
-        _log("retrying", record, logging.WARNING, retry_in_s=retry_in, error=error[:200])
+        _log("retrying", record, logging.WARNING, retry_in_s=retry_in, error=fields["error"][:200])
+        outcome_count(record.job_type, "retried")
     else:
-        _log("failed", record, logging.ERROR, error=error[:200])
+        _log("failed", record, logging.ERROR, error=fields["error"][:200])
+        outcome_count(record.job_type, "failed")
         _announce(job_failed, record)
     return record
 
@@ -520,9 +683,34 @@ def _announce(signal: Signal, record: JobRecord) -> None:
             )
 
 
+class ResultNotJSONError(ValueError):
+    """A handler returned something that is not storable as strict JSON."""
+
+
 def result_to_json(value: Any) -> Any:
-    """A handler's return value as plain JSON (dates, decimals and UUIDs become strings)."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    """A handler's return value as strict JSON (dates, decimals and UUIDs become strings).
+
+    Raises ``ResultNotJSONError`` for values JSON or PostgreSQL cannot hold: NaN and infinities, NUL
+    characters, objects with no JSON form.
+    """
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ResultNotJSONError(f"The job's result is not JSON: {exc}") from exc
+    parsed = json.loads(text)
+    if "\\u0000" in text and _has_nul(parsed):
+        raise ResultNotJSONError("The job's result contains a NUL character, which PostgreSQL cannot store.")
+    return parsed
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # --- Operator actions ------------------------------------------------------------------------------
@@ -546,6 +734,7 @@ def job_cancel(*, record: JobRecord) -> JobRecord:
         logger.warning("event=cancel_redis_unreachable job_id=%s", record.id)
     record.refresh_from_db()
     _log("cancelled", record)
+    outcome_count(record.job_type, "cancelled")
     return record
 
 

@@ -18,13 +18,15 @@ from trenova_jobs.selectors import health_check
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     health = health_check()
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if health.ok else "unavailable",
         "database": "ok" if health.database else "down",
         "redis": "ok" if health.redis else "down",
         "workers": health.workers,
-        "errors": health.errors,
     }
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        body["errors"] = health.errors  # error text can name hosts and users: staff only (and the logs)
     return JsonResponse(body, status=200 if health.ok else 503)
 
 

@@ -1,33 +1,90 @@
-"""The worker class behind ``manage.py rqworker``: weighted queue order, durable records, fast recovery."""
+"""The worker behind ``manage.py rqworker``: weighted queue order, durable records, no job lost or doubled.
+
+The main process (the supervisor) owns everything durable; the forked work horse only runs the handler.
+One job's life in a worker, and where a crash leaves it:
+
+1. **Dequeue**: the job id moves from its queue into this worker's in-flight list in one atomic Redis
+   step (``rq_compat.dequeue_into``). From here until step 5 the id is in that list, so a worker that
+   dies at any point leaves it where recovery (``recovery.dead_workers_recover``) finds it.
+2. **Admission**: the job hash must be one trenova made (``admission.job_problem``) and have a
+   record; anything else is failed without importing or forking anything, and counted.
+3. **Start**: the record says ``running`` (attempt n) in PostgreSQL.
+4. **Run**: the horse (which dies with the supervisor, and beats ``running:<job id>`` while alive)
+   runs the handler, writes the outcome to a file for the supervisor, then does rq's bookkeeping.
+5. **Settle**: the supervisor writes the outcome to the record (from the horse's file, or from Redis
+   if the horse died), repairs rq's state if the horse could not write it, and only then removes the
+   id from the in-flight list.
+
+Every Redis step survives a Redis outage (the worker backs off, reconnects and carries on where it was);
+every per-job step is guarded, so a malformed job is failed and the worker goes on. Recovery sweeps run
+on their own clock, idle or busy.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import random
+import re
+import tempfile
 import time
-from collections.abc import Collection
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connections
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import DequeueTimeout
 from rq.job import Job, JobStatus
+from rq.registry import clean_registries
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
+from rq.timeouts import HorseMonitorTimeoutException
+from rq.utils import utcnow
+from rq.worker import StopRequested, WorkerStatus
+from rq.worker_registration import clean_worker_registry
+from rq.worker_registration import register as worker_registry_add
 
+from trenova_jobs.admission import JOB_ID_RE, job_problem
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
 from trenova_jobs.execution import Supervised, supervise
+from trenova_jobs.faults import fault_point
+from trenova_jobs.liveness import Beat, die_with_parent, horse_beat_start, inflight_key, worker_beat_start
 from trenova_jobs.models import JobRecord
+from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import (
     FAILURE_META,
-    LivenessBeat,
     abandoned_jobs_recover,
     attempt_settle,
+    dead_workers_recover,
     error_summary,
+    inflight_entry_settle,
     stuck_records_reconcile,
 )
-from trenova_jobs.services import RUNNING_ONLY, UNMARKED_ATTEMPT, dispatch_pending, record_attempt_started
+from trenova_jobs.rq_compat import dequeue_into, job_fail_raw, queue_name_from_key, worker_stopped_job_id
+from trenova_jobs.services import (
+    RUNNING_ONLY,
+    UNMARKED_ATTEMPT,
+    dispatch_pending,
+    lost_records_reset,
+    record_attempt_failed,
+    record_attempt_started,
+    record_succeeded,
+)
+from trenova_jobs.stats import worker_event_count
 
 logger = logging.getLogger("trenova_jobs")
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+_TRANSIENT_DB = (DatabaseError,)
+_WAITING_RECORD = (RecordStatus.QUEUED, RecordStatus.SCHEDULED, RecordStatus.RETRYING, RecordStatus.PENDING)
 
 
 class BackoffJob(Job):
@@ -46,34 +103,78 @@ class BackoffJob(Job):
         queue.schedule_job(self, rq_due_time(time.time() + interval), pipeline=pipeline)
 
 
+class ParentBoundScheduler(RQScheduler):
+    """rq's scheduler child, which dies with the worker that started it (it would run on otherwise)."""
+
+    def start(self) -> Any:
+        self._parent_pid = os.getpid()
+        return super().start()
+
+    def work(self) -> None:
+        die_with_parent(self._parent_pid)
+        super().work()
+
+
+class _Clock:
+    """Runs something at most every ``interval`` seconds (monotonic)."""
+
+    def __init__(self, interval: float, *, due_now: bool = True) -> None:
+        self.interval = interval
+        self._next = 0.0 if due_now else time.monotonic() + interval
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.interval
+        return True
+
+
 class WeightedWorker(Worker):
     """An rq worker that picks the next queue by weight (Asynq's default) or by strict priority.
 
-    Before every dequeue the queues are put in a fresh weighted-random order; rq then pops from the first
-    non-empty one, so each queue leads in proportion to its weight and an empty queue never blocks.
+    Before every dequeue the queues are put in a fresh weighted-random order and the first non-empty one
+    gives the job, so each queue leads in proportion to its weight and an empty queue never blocks.
     """
 
     def __init__(self, queues: Any, *args: Any, dequeue_seed: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("serializer", JSONSerializer)
         kwargs.setdefault("job_class", BackoffJob)
         kwargs.setdefault("default_worker_ttl", setting_int("TRENOVA_JOBS_WORKER_TTL"))
-        kwargs.setdefault("maintenance_interval", setting_int("TRENOVA_JOBS_MAINTENANCE_INTERVAL"))
+        kwargs.setdefault("maintenance_interval", setting_int("TRENOVA_JOBS_RQ_MAINTENANCE_INTERVAL"))
+        # The horse monitor wakes this often, so that recovery sweeps keep their clock while busy.
+        kwargs.setdefault("job_monitoring_interval", setting_int("TRENOVA_JOBS_RECOVERY_INTERVAL"))
         super().__init__(queues, *args, **kwargs)
         self._weights = queue_weights()
         self._strategy = dequeue_strategy()
         self._rng = random.Random(dequeue_seed)
-        self._liveness: LivenessBeat | None = None
+        self._liveness_ttl = setting_int("TRENOVA_JOBS_WORKER_LIVENESS_TTL")
+        self._idle_poll = setting_int("TRENOVA_JOBS_IDLE_POLL_MS") / 1000
+        self._recovery_clock = _Clock(setting_int("TRENOVA_JOBS_RECOVERY_INTERVAL"))
+        self._sweep_clock = _Clock(setting_int("TRENOVA_JOBS_MAINTENANCE_INTERVAL"))
+        self._rq_clock = _Clock(setting_int("TRENOVA_JOBS_RQ_MAINTENANCE_INTERVAL"))
+        self._queues_by_name: dict[str, Queue] = {q.name: q for q in self.queues}
+        self._inflight = inflight_key(self.name)
+        self._liveness: Beat | None = None
+        self._horse_beat: Beat | None = None
+        self._supervisor_pid = os.getpid()
+        self._current_job_id: str | None = None
+        self._redis_ok_since: float | None = time.monotonic()
+        self._redis_wait = 1.0
+        self._outcome_dir = Path(tempfile.gettempdir()) / "trenova-jobs" / re.sub(r"[^\w.-]", "_", self.name)
+        self._horse_outcome_written = False
+        self.stopped_on_error: BaseException | None = None
         self._order_queues()
 
     # --- Queue order ---------------------------------------------------------------------------
 
     def _order_queues(self) -> None:
-        by_name: dict[str, Queue] = {q.name: q for q in self.queues}
+        names = list(self._queues_by_name)
         if self._strategy == "strict":
-            names = strict_order(list(by_name), self._weights)
+            ordered = strict_order(names, self._weights)
         else:
-            names = weighted_order(list(by_name), self._weights, self._rng)
-        self._ordered_queues = [by_name[name] for name in names]
+            ordered = weighted_order(names, self._weights, self._rng)
+        self._ordered_queues = [self._queues_by_name[name] for name in ordered]
 
     def reorder_queues(self, reference_queue: Queue) -> None:
         self._order_queues()
@@ -82,83 +183,480 @@ class WeightedWorker(Worker):
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
-        self._liveness = LivenessBeat(self.connection, self.name, setting_int("TRENOVA_JOBS_WORKER_LIVENESS_TTL"))
-        self._liveness.start()
+        self._outcome_dir.mkdir(parents=True, exist_ok=True)
+        self._liveness = worker_beat_start(self.connection, self.name, self._liveness_ttl)
+
+    def subscribe(self) -> None:
+        # rq's pubsub thread (stop-job / shutdown commands) must not die on a Redis outage.
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=0.2, daemon=True, exception_handler=_pubsub_error)
 
     def teardown(self) -> None:
-        if not self.is_horse and self._liveness is not None:
+        if self.is_horse:
+            return
+        if self._liveness is not None:
             self._liveness.stop()
-        super().teardown()
-
-    def run_maintenance_tasks(self) -> None:
-        # Ours first: rq's registry cleanup would move abandoned jobs without updating their records.
-        for task in (self._recover_abandoned, self._reconcile_stuck, self._dispatch_outbox):
+        for step in (self.stop_scheduler_safely, self.register_death, self.unsubscribe):
             try:
-                task()
+                step()
             except Exception:
-                logger.exception("event=maintenance_failed task=%s", task.__name__)
-        close_old_connections()
-        super().run_maintenance_tasks()
+                logger.warning("event=teardown_step_failed worker=%s step=%s", self.name, step.__name__)
 
-    def _recover_abandoned(self) -> None:
-        abandoned_jobs_recover(connection=self.connection, queues=self.queues)
+    def stop_scheduler_safely(self) -> None:
+        if self.scheduler:
+            self.stop_scheduler()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        self._state = state
+        with contextlib.suppress(RedisError):
+            (pipeline if pipeline is not None else self.connection).hset(self.key, "state", state)
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str = "INFO", *args: Any, **kwargs: Any) -> None:
+        self.scheduler = ParentBoundScheduler(
+            self.queues, connection=self.connection, logging_level=logging_level, serializer=self.serializer
+        )
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                self.scheduler.enqueue_scheduled_jobs()
+                self.scheduler.release_locks()
+            else:
+                self.scheduler.start()
+
+    # --- The work loop ---------------------------------------------------------------------------
+
+    def work(  # type: ignore[override]
+        self,
+        burst: bool = False,
+        logging_level: str = "INFO",
+        max_jobs: int | None = None,
+        with_scheduler: bool = True,
+        **_: Any,
+    ) -> bool:
+        """Take and run jobs until stopped (or, with ``burst``, until every queue is empty).
+
+        A Redis outage of any length is ridden out. An unexpected error outside any one job stops the
+        worker and is kept in ``stopped_on_error`` (the command exits non-zero).
+        """
+        self.bootstrap(logging_level, DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT)
+        completed = 0
+        if with_scheduler:
+            self._redis_steady(lambda: self._start_scheduler(burst, logging_level))
+        self._install_signal_handlers()
+        try:
+            while True:
+                try:
+                    self.check_for_suspension(burst)
+                    self._maintain()
+                    if self._stop_requested:
+                        break
+                    fault_point("loop", self.connection)
+                    taken = self._dequeue(burst)
+                    if taken is None:
+                        if burst:
+                            logger.info("event=worker_done worker=%s reason=burst_queues_empty", self.name)
+                            break
+                        continue
+                    self._process(*taken)
+                    completed += 1
+                    if max_jobs is not None and completed >= max_jobs:
+                        break
+                except StopRequested:
+                    break
+                except REDIS_DOWN as exc:
+                    self._redis_lost(exc)
+        except (StopRequested, SystemExit):
+            pass
+        except Exception as exc:
+            self.stopped_on_error = exc
+            logger.exception("event=worker_stopped_on_error worker=%s", self.name)
+        finally:
+            self.teardown()
+        return bool(completed)
+
+    def _redis_lost(self, exc: Exception) -> None:
+        """Wait (with back-off) for Redis, then re-register: a restart without persistence forgot us."""
+        self._redis_ok_since = None
+        logger.warning(
+            "event=redis_unavailable worker=%s error=%s retry_in_s=%.0f",
+            self.name,
+            type(exc).__name__,
+            self._redis_wait,
+        )
+        time.sleep(self._redis_wait)
+        self._redis_wait = min(self._redis_wait * 2, 30.0)
+        try:
+            self.connection.ping()
+        except REDIS_DOWN:
+            return
+        self._redis_wait = 1.0
+        self._redis_ok_since = time.monotonic()
+        with contextlib.suppress(RedisError):
+            worker_registry_add(self)
+            self.connection.hset(
+                self.key, mapping={"birth": utcnow().isoformat(), "queues": ",".join(self.queue_names())}
+            )
+        logger.info("event=redis_reconnected worker=%s", self.name)
+
+    def _redis_steady(self, step: Callable[[], Any]) -> Any:
+        """Run a Redis step, waiting out any outage: the steps that must happen, whenever Redis is back."""
+        while True:
+            try:
+                result = step()
+            except REDIS_DOWN as exc:
+                self._redis_lost(exc)
+                continue
+            if self._redis_ok_since is None:
+                self._redis_ok_since = time.monotonic()
+            return result
+
+    def _dequeue(self, burst: bool) -> tuple[str, str] | None:
+        """The next job id, moved into this worker's in-flight list; None after a while with none."""
+        deadline = time.monotonic() + self._recovery_clock.interval
+        keys_and_wait = None if burst else self._recovery_clock.interval
+        self.set_state(WorkerStatus.IDLE)
+        while True:
+            self._order_queues()
+            taken = dequeue_into(self.connection, self._inflight, [q.key for q in self._ordered_queues], keys_and_wait)
+            if taken is not None or burst or len(self._ordered_queues) == 1:
+                return taken
+            if time.monotonic() >= deadline or self._stop_requested:
+                return None
+            time.sleep(self._idle_poll)
+
+    # --- Maintenance, on clocks of its own -------------------------------------------------------
+
+    def _maintain(self, busy: bool = False) -> None:
+        """Recovery every RECOVERY_INTERVAL, the database sweeps every MAINTENANCE_INTERVAL, rq's own
+        registry clean-up every RQ_MAINTENANCE_INTERVAL; each task guarded on its own."""
+        if self._recovery_clock.due():
+            self._guarded(self.heartbeat)
+            if self._redis_settled():
+                self._guarded(self._recover_dead)
+        if self._sweep_clock.due():
+            self._guarded(self._own_inflight_settle)
+            if self._redis_settled():
+                for task in (self._reconcile_stuck, self._sweep_lost, self._dispatch_outbox):
+                    self._guarded(task)
+            if not busy:
+                self._guarded(self._scheduler_keep_alive)
+            close_old_connections()
+        if self._rq_clock.due() and not busy:
+            self._guarded(self._rq_registries_clean)
+
+    def _redis_settled(self) -> bool:
+        # Right after an outage every worker's beat is stale: judge nobody dead until they had time to beat.
+        return self._redis_ok_since is not None and time.monotonic() - self._redis_ok_since >= self._liveness_ttl
+
+    def _guarded(self, task: Callable[[], Any]) -> None:
+        try:
+            task()
+        except REDIS_DOWN as exc:
+            self._redis_ok_since = None
+            logger.warning("event=maintenance_redis_down task=%s error=%s", task.__name__, type(exc).__name__)
+        except Exception:
+            logger.exception("event=maintenance_failed task=%s", task.__name__)
+            close_old_connections()
+
+    def _recover_dead(self) -> None:
+        dead_workers_recover(connection=self.connection, queues=self.queues, ttl=self._liveness_ttl, me=self.name)
+        abandoned_jobs_recover(connection=self.connection, queues=self.queues, ttl=self._liveness_ttl)
 
     def _reconcile_stuck(self) -> None:
         stuck_records_reconcile()
 
+    def _sweep_lost(self) -> None:
+        lost_records_reset()
+
     def _dispatch_outbox(self) -> None:
         result = dispatch_pending()
-        if result.pushed:
-            logger.info("event=outbox_dispatched pushed=%s still_pending=%s", result.pushed, result.still_pending)
+        if result.pushed or result.failed:
+            logger.info(
+                "event=outbox_dispatched pushed=%s failed=%s still_pending=%s",
+                result.pushed,
+                result.failed,
+                result.still_pending,
+            )
 
-    # --- Execution: the main process owns the record; the horse only runs the handler ----------
+    def _scheduler_keep_alive(self) -> None:
+        if self.scheduler and (not self.scheduler._process or not self.scheduler._process.is_alive()):
+            self.scheduler.acquire_locks(auto_start=True)
 
-    def execute_job(self, job: Job, queue: Queue) -> None:
+    def _rq_registries_clean(self) -> None:
+        """rq's registry clean-up, one queue at a time, so one bad entry cannot stop the others."""
+        for queue in self.queues:
+            try:
+                if queue.acquire_maintenance_lock():
+                    try:
+                        clean_registries(queue)
+                        clean_worker_registry(queue)
+                    finally:
+                        queue.release_maintenance_lock()
+            except REDIS_DOWN:
+                raise
+            except Exception:
+                logger.exception("event=rq_cleanup_failed queue=%s", queue.name)
+                worker_event_count("rq_cleanup_failed", self.connection)
+        self.last_cleaned_at = utcnow()
+
+    def _own_inflight_settle(self) -> None:
+        """Settle ids left in this worker's own in-flight list by a step that failed (not the current job)."""
+        for raw in self.connection.lrange(self._inflight, 0, -1):
+            job_id = raw.decode()
+            if job_id == self._current_job_id:
+                continue
+            outcome = self._outcome_read(job_id)
+            if outcome is not None:
+                self._settle_from_outcome_file(job_id, outcome)
+            else:
+                inflight_entry_settle(self.connection, job_id, dead_worker=self.name, queues=self.queues)
+            self._outcome_forget(job_id)
+
+    # --- One job -------------------------------------------------------------------------------
+
+    def _process(self, queue_key: str, job_id: str) -> None:
+        """Admit, run and settle one dequeued job; a failure here fails this job, never the worker."""
+        queue = self._queues_by_name.get(queue_name_from_key(queue_key))
+        if queue is None:  # cannot happen: we only pop our own queues
+            self.connection.lrem(self._inflight, 1, job_id)
+            return
+        self._current_job_id = job_id
+        fault_point("after_dequeue", self.connection)
+        try:
+            job = self._admit(queue, job_id)
+            if job is not None:
+                self._execute(job, queue)
+        except REDIS_DOWN:
+            raise  # the work loop waits for Redis; the id stays in flight and is settled after
+        except Exception as exc:
+            logger.exception("event=job_handling_failed job_id=%s queue=%s", job_id, queue.name)
+            worker_event_count("job_handling_failed", self.connection)
+            self._current_job_id = None
+            try:
+                inflight_entry_settle(self.connection, job_id, dead_worker=self.name, queues=self.queues)
+            except Exception:
+                logger.exception("event=job_settle_after_error_failed job_id=%s error=%r", job_id, exc)
+        finally:
+            self._current_job_id = None
+            self.set_state(WorkerStatus.IDLE)
+
+    def _admit(self, queue: Queue, job_id: str) -> Job | None:
+        fields = self.connection.hgetall(Job.key_for(job_id))
+        if not fields:
+            # Nothing to run; a record waiting for it is found by the lost-job sweep.
+            self.connection.lrem(self._inflight, 1, job_id)
+            logger.warning("event=dequeued_missing job_id=%s queue=%s", job_id, queue.name)
+            return None
+        problem = job_problem(job_id, fields)
+        if problem is not None:
+            self._refuse(queue, job_id, problem, event="job_refused")
+            return None
+        try:
+            return self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:
+            self._refuse(queue, job_id, f"the job hash cannot be read ({type(exc).__name__}: {exc})", event="bad_job")
+            return None
+
+    def _refuse(self, queue: Queue, job_id: str, reason: str, *, event: str) -> None:
+        """Fail a job that must not run, without importing or forking anything; logged and counted."""
+        level = logging.ERROR
+        logger.log(
+            level,
+            "event=%s security=%s job_id=%s queue=%s worker=%s reason=%s",
+            event,
+            "true" if event == "job_refused" else "false",
+            job_id[:80],
+            queue.name,
+            self.name,
+            reason,
+        )
+        worker_event_count(event, self.connection)
+        job_fail_raw(
+            self.connection,
+            job_id=job_id,
+            queue_name=queue.name,
+            reason=f"Refused by trenova worker {self.name}: {reason}",
+            failure_ttl=setting_int("TRENOVA_JOBS_FAILURE_TTL"),
+            inflight=self._inflight,
+        )
+        if JOB_ID_RE.match(job_id):
+            with contextlib.suppress(DatabaseError):
+                record_attempt_failed(
+                    record_id=job_id,
+                    error=f"Refused by the worker: {reason}",
+                    will_retry=False,
+                    statuses=_WAITING_RECORD,
+                )
+
+    def _execute(self, job: Job, queue: Queue) -> None:
         if job.meta.pop(FAILURE_META, None) is not None:
             job.save_meta()
-        if len(self.queues) == 1:
-            # A single-queue worker dequeues through rq's intermediate queue, whose cleanup remembers when
-            # it first saw each job id for a day; a retry (same id) must not inherit that first sighting,
-            # or the cleanup would fail it over while it runs.
-            self.connection.delete(queue.intermediate_queue.get_first_seen_key(job.id))
         try:
             record = record_attempt_started(record_id=job.id)
         except DatabaseError:
-            # Leave the bookkeeping to run() in the horse: if the database is still down there, the
-            # attempt fails and rq retries it with backoff. run() records a success itself; a failure is
-            # settled below from what the horse left in Redis, whether or not run() could mark the
-            # attempt started.
+            # Leave the bookkeeping to run() in the horse: if the database is still down there, the attempt
+            # fails and rq retries it with backoff. The outcome is settled below either way.
             logger.exception("event=record_start_failed job_id=%s", job.id)
             connections.close_all()
-            super().execute_job(job, queue)
-            self._settle_safely(job, statuses=UNMARKED_ATTEMPT)
+            self._run_horse(job, queue, None)
+            self._settle(job, queue, None, statuses=UNMARKED_ATTEMPT)
             return
-        supervise(Supervised(record_id=job.id, record=record))
+        if record is None:
+            self._not_runnable(job, queue)
+            return
+        fault_point("after_start_mark", self.connection)
+        self._run_horse(job, queue, Supervised(record_id=job.id, record=record))
+        self._settle(job, queue, record, statuses=RUNNING_ONLY)
+
+    def _not_runnable(self, job: Job, queue: Queue) -> None:
+        """No record, or a finished one (a re-delivery): never forked."""
+        status = JobRecord.objects.filter(pk=job.id).values_list("status", flat=True).first()
+        if status is None:
+            self._refuse(queue, job.id, "the job has no job record", event="job_refused")
+            return
+        rq_state = {RecordStatus.SUCCEEDED: "finished", RecordStatus.FAILED: "failed"}.get(status, "canceled")
+        with self.connection.pipeline() as pipe:
+            pipe.hset(job.key, "status", rq_state)
+            pipe.lrem(self._inflight, 1, job.id)
+            pipe.execute()
+        logger.info("event=redelivery_skipped job_id=%s record_status=%s", job.id, status)
+
+    def _run_horse(self, job: Job, queue: Queue, supervised: Supervised | None) -> None:
+        self._outcome_forget(job.id)
+        supervise(supervised)
+        self.set_state(WorkerStatus.BUSY)
         try:
-            super().execute_job(job, queue)
+            self.fork_work_horse(job, queue)
+            self._horse_status = self.monitor_work_horse(job, queue)
         finally:
             supervise(None)
-        if record is not None:
-            self._settle_safely(job, record=record)
 
-    def _settle_safely(self, job: Job, *, record: Any = None, statuses: Collection[str] = RUNNING_ONLY) -> None:
-        """Settle the attempt; a stuck record is the reconciler's to fix, never a crashed worker."""
-        for last_try in (False, True):
+    # --- Settling the outcome --------------------------------------------------------------------
+
+    def _settle(self, job: Job, queue: Queue, record: JobRecord | None, *, statuses: Any) -> None:
+        """Write the attempt's outcome, repair rq's state, then let the job id out of the in-flight list."""
+        outcome = self._outcome_read(job.id)
+        fault_point("after_horse_exit", self.connection)
+        for last_try in (False, False, True):
             try:
-                job.refresh()
-                attempt_settle(job, record if record is not None else JobRecord.objects.get(pk=job.id), statuses)
-                return
+                current = record if record is not None else JobRecord.objects.get(pk=job.id)
+                self._redis_steady(lambda: self._settle_once(job, queue, current, outcome, statuses))  # noqa: B023
+                break
             except DatabaseError:
-                # Most often a connection the database dropped while the horse ran: reconnect, once.
-                connections.close_all()
+                connections.close_all()  # most often a connection the database dropped while the horse ran
                 if last_try:
+                    # Left in flight: the next sweep of this worker's in-flight list settles it.
                     logger.exception("event=record_settle_failed job_id=%s", job.id)
-            except Exception:
-                logger.exception("event=record_settle_failed job_id=%s", job.id)
+                    return
+                time.sleep(1)
+        fault_point("after_settle", self.connection)
+        self._redis_steady(lambda: self.connection.lrem(self._inflight, 1, job.id))
+        self._outcome_forget(job.id)
+
+    def _settle_once(
+        self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any] | None, statuses: Any
+    ) -> None:
+        state = job.get_status(refresh=True)
+        if outcome is None:
+            if state is None:
+                self._settle_job_gone(record, statuses)
                 return
+            if getattr(self, "_horse_status", 0) != os.EX_OK and state not in (JobStatus.FINISHED, JobStatus.FAILED):
+                # The horse died without a word (killed, OOM): fail the attempt in rq as rq itself would.
+                ret = self._horse_status
+                signal_msg = f" (signal {os.WTERMSIG(ret)})" if ret and os.WIFSIGNALED(ret) else ""
+                self.handle_job_failure(
+                    job, queue, exc_string=f"Work-horse terminated unexpectedly; waitpid returned {ret}{signal_msg}"
+                )
+            job.refresh()
+            attempt_settle(job, record, statuses)
+            return
+        where = {"attempt": record.attempts, "statuses": statuses}
+        if outcome["status"] == "succeeded":
+            record_succeeded(
+                record=record, result=outcome.get("result"), duration=outcome.get("duration", 0.0), **where
+            )
+        else:
+            record_attempt_failed(
+                record_id=record.id,
+                error=outcome["error"],
+                traceback=outcome["traceback"],
+                will_retry=outcome["will_retry"],
+                retry_in=outcome["retry_in"],
+                **where,
+            )
+        if state == JobStatus.STARTED and job.worker_name == self.name:
+            # The handler ended but the horse could not tell rq (Redis was down): do it from here.
+            if outcome["status"] == "succeeded":
+                job.ended_at = utcnow()
+                job._result = outcome.get("result")
+                self.handle_job_success(job, queue, queue.started_job_registry)
+            else:
+                self.handle_job_failure(job, queue, exc_string=outcome["traceback"])
+
+    def _settle_job_gone(self, record: JobRecord, statuses: Any) -> None:
+        """Redis lost the job while it ran (a restart without persistence) and the horse left no word."""
+        from trenova_jobs.recovery import record_requeue_lost
+
+        record_requeue_lost(record=record, reason="rq_job_missing_after_run")
+
+    def _settle_from_outcome_file(self, job_id: str, outcome: dict[str, Any]) -> None:
+        record = JobRecord.objects.filter(pk=job_id).first()
+        if record is not None and record.status in UNMARKED_ATTEMPT:
+            try:
+                job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+            except Exception:
+                job = None
+            queue = self._queues_by_name.get(job.origin) if job is not None else None
+            if job is not None and queue is not None:
+                self._settle_once(job, queue, record, outcome, (record.status,))
+            elif outcome["status"] == "succeeded":
+                record_succeeded(record=record, result=outcome.get("result"), duration=0.0, statuses=(record.status,))
+            else:
+                record_attempt_failed(
+                    record_id=job_id,
+                    error=outcome["error"],
+                    traceback=outcome["traceback"],
+                    will_retry=False,
+                    statuses=(record.status,),
+                )
+        self.connection.lrem(self._inflight, 1, job_id)
+
+    # --- The outcome file: how the horse tells the supervisor, whatever Redis does ----------------
+
+    def _outcome_path(self, job_id: str) -> Path:
+        return self._outcome_dir / f"{job_id}.json"
+
+    def _outcome_write(self, job_id: str, outcome: dict[str, Any]) -> None:
+        try:
+            path = self._outcome_path(job_id)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(outcome))
+            os.replace(tmp, path)
+            self._horse_outcome_written = True
+        except Exception:
+            logger.exception("event=outcome_file_write_failed job_id=%s", job_id)
+
+    def _outcome_read(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self._outcome_path(job_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) and value.get("status") in ("succeeded", "failed") else None
+
+    def _outcome_forget(self, job_id: str) -> None:
+        with contextlib.suppress(OSError):
+            self._outcome_path(job_id).unlink()
+
+    # --- The work horse -------------------------------------------------------------------------
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
+        die_with_parent(self._supervisor_pid)
         _detach_inherited_connections()
+        self._horse_beat = horse_beat_start(self.connection, job.id, self.name, self._liveness_ttl)
         super().main_work_horse(job, queue)
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
@@ -166,25 +664,72 @@ class WeightedWorker(Worker):
             return super().perform_job(job, queue)
         finally:
             if self.is_horse:
+                if self._horse_beat is not None:
+                    self._horse_beat.stop()
                 connections.close_all()  # only the horse's own connections: inherited ones are detached
+
+    def monitor_work_horse(self, job: Job, queue: Queue) -> int:  # type: ignore[override]
+        """Wait for the horse, keeping heartbeats and the recovery clock; returns its wait status.
+
+        rq's version lets a Redis error escape (and the worker exit); here Redis errors while the horse
+        runs are logged and the wait goes on. The outcome is settled by the caller.
+        """
+        ret_val = None
+        job.started_at = utcnow()
+        while True:
+            try:
+                with self.death_penalty_class(self.job_monitoring_interval, HorseMonitorTimeoutException):
+                    _pid, ret_val, _rusage = self.wait_for_horse()
+                break
+            except HorseMonitorTimeoutException:
+                self.current_job_working_time = (utcnow() - job.started_at).total_seconds()
+                if job.timeout != -1 and self.current_job_working_time > (job.timeout or 0) + 60:
+                    self.kill_horse()
+                    self.wait_for_horse()
+                    ret_val = -1
+                    break
+                self._guarded(lambda: self.maintain_heartbeats(job))
+                self._maintain(busy=True)
+            except OSError as exc:
+                if exc.errno != 4:  # EINTR: a signal (SIGTERM for a warm stop) interrupted the wait
+                    raise
+        self._horse_pid = 0
+        return ret_val if ret_val is not None else 0
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
+        if self.is_horse:
+            duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
+            self._outcome_write(job.id, {"status": "succeeded", "result": job._result, "duration": duration})
+        super().handle_job_success(job, queue, started_job_registry)
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
     ) -> None:
-        # Runs in the horse (the handler raised) or in the main process (the horse died). Either way the
-        # outcome travels in the job's meta to attempt_settle(), called from the main process.
-        will_retry = bool(job.retries_left and job.retries_left > 0 and self._stopped_job_id != job.id)
-        job.meta[FAILURE_META] = {
+        # Runs in the horse (the handler raised) or in the main process (the horse died). The outcome
+        # goes to the supervisor in the outcome file (horse) and in the job's meta (for recovery).
+        will_retry = bool(job.retries_left and job.retries_left > 0 and worker_stopped_job_id(self) != job.id)
+        failure = {
             "error": error_summary(exc_string),
             "traceback": exc_string[-20000:],
             "will_retry": will_retry,
             "retry_in": job.get_retry_interval() if will_retry else 0,
         }
+        if self.is_horse and not self._horse_outcome_written:
+            # Not after a success: then the failure is rq's bookkeeping (Redis down), not the handler's.
+            self._outcome_write(job.id, {"status": "failed", **failure})
+        job.meta[FAILURE_META] = failure
         try:
             job.save_meta()
         except Exception:
-            logger.exception("event=failure_meta_not_saved job_id=%s", job.id)
+            logger.warning("event=failure_meta_not_saved job_id=%s", job.id)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+
+
+def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:
+    logger.warning("event=pubsub_error error=%s", type(exc).__name__)
+    time.sleep(1)
+    with contextlib.suppress(Exception):
+        pubsub.connection and pubsub.connection.disconnect()
 
 
 # Connections a horse inherited from the main process. Kept referenced and never closed: closing one
@@ -197,3 +742,6 @@ def _detach_inherited_connections() -> None:
         if conn.connection is not None:
             _inherited_connections.append(conn.connection)
             conn.connection = None
+
+
+__all__ = ["BackoffJob", "DequeueTimeout", "WeightedWorker"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from django.dispatch import receiver
@@ -51,11 +52,37 @@ def handle_test_non_retryable(payload: TokenPayload, ctx: JobContext) -> None:
 
 @job_type("test:sleep", payload=TokenPayload, queue="default", max_retries=2)
 def handle_test_sleep(payload: TokenPayload, ctx: JobContext) -> dict:
-    """Sleeps ``seconds`` on its first attempt only (so a killed first attempt can be re-run quickly)."""
+    """Sleeps ``seconds`` on its first attempt only (so a killed first attempt can be re-run quickly).
+
+    Notes the pid of each attempt and when each one ended, so that tests can see overlapping runs.
+    """
+    conn = redis_connection()
+    conn.rpush(f"test:{payload.token}:pids", os.getpid())
     count = _note_start(payload.token, ctx)
     if count == 1:
         time.sleep(payload.seconds)
+    conn.rpush(f"test:{payload.token}:ends", f"{time.time():.6f}")
     return {"attempt": ctx.attempt}
+
+
+class ReturnsPayload(JobPayload):
+    kind: str
+
+
+@job_type("test:returns", payload=ReturnsPayload, queue="default", max_retries=0)
+def handle_test_returns(payload: ReturnsPayload, ctx: JobContext) -> object:
+    """Returns (or raises) something PostgreSQL or JSON cannot store as it is."""
+    if payload.kind == "nan":
+        return {"value": float("nan")}
+    if payload.kind == "inf":
+        return [float("inf")]
+    if payload.kind == "nul_result":
+        return {"text": "a\x00b"}
+    if payload.kind == "nul_error":
+        raise RuntimeError("bad \x00 byte in \ud800 text")
+    if payload.kind == "object":
+        return object()
+    return {"ok": True}
 
 
 # Count outcome signals in Redis, so tests can check from outside a worker that each is sent once.

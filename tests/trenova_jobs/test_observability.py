@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from tests.conftest import wait_for
+from trenova_jobs.liveness import worker_beat
 from trenova_jobs.models import JobRecord, JobStatus
-from trenova_jobs.recovery import liveness_key
 from trenova_jobs.services import enqueue, record_attempt_failed, record_attempt_started, record_succeeded
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +28,24 @@ def test_healthz_is_503_without_a_live_worker(client, redis_conn):
     assert response.status_code == 503
     body = response.json()
     assert (body["database"], body["redis"], body["workers"]) == ("ok", "ok", 0)
-    assert "no live worker" in body["errors"]["workers"]
+    assert "errors" not in body  # anonymous callers get statuses only
+
+
+def test_healthz_shows_error_text_to_staff_only(staff_client, private_redis):
+    from django.test import Client
+
+    private_redis.stop()
+    anonymous = Client().get("/healthz").json()
+    assert anonymous == {"status": "unavailable", "database": "ok", "redis": "down", "workers": 0}
+    staff = staff_client.get("/healthz").json()
+    assert "127.0.0.1" in staff["errors"]["redis"] or "refused" in staff["errors"]["redis"].lower()
 
 
 def test_healthz_is_200_with_a_live_worker(client, redis_conn):
-    redis_conn.set(liveness_key("w1"), 1, ex=30)
+    worker_beat(redis_conn, "w1")
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1, "errors": {}}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1}
 
 
 def test_healthz_reports_redis_down(client, private_redis):
@@ -74,9 +84,10 @@ def test_metrics_report_jobs_retries_durations_and_queues(staff_client, redis_co
     enqueue("system:noop", {}, queue="critical")
 
     text = staff_client.get("/metrics").content.decode()
-    assert 'trenova_jobs{job_type="system:noop",status="succeeded"} 1.0' in text
-    assert 'trenova_jobs{job_type="test:flaky",status="failed"} 1.0' in text
-    assert 'trenova_job_retries{job_type="test:flaky"} 1.0' in text
+    assert 'trenova_job_outcomes_total{job_type="system:noop",outcome="succeeded"} 1.0' in text
+    assert 'trenova_job_outcomes_total{job_type="test:flaky",outcome="failed"} 1.0' in text
+    assert 'trenova_jobs_active{job_type="system:noop",status="queued"} 1.0' in text
+    assert 'trenova_job_retries_total{job_type="test:flaky"} 1.0' in text
     assert 'trenova_job_duration_seconds_count{job_type="system:noop"} 1.0' in text
     assert 'trenova_job_duration_seconds_bucket{job_type="system:noop",le="+Inf"} 1.0' in text
     assert 'trenova_queue_depth{queue="critical"} 1.0' in text

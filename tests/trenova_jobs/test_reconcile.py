@@ -18,14 +18,15 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from trenova_jobs.liveness import inflight_key, worker_beat, worker_forget
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
+from trenova_jobs.rq_compat import dequeue_into
 from trenova_jobs.recovery import (
     FAILURE_META,
     _recover,
     abandoned_jobs_recover,
     attempt_settle,
-    liveness_key,
     stuck_records_reconcile,
 )
 from trenova_jobs.services import (
@@ -207,7 +208,7 @@ def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
     record = enqueue("system:noop", {}, max_retries=1)
     job = _started_by(redis_conn, record, "busy-worker")
     StartedJobRegistry("default", connection=redis_conn).add(job, ttl=600)
-    redis_conn.set(liveness_key("busy-worker"), 1, ex=30)
+    worker_beat(redis_conn, "busy-worker")
     _age_attempt(record.id, seconds=3600)
 
     assert stuck_records_reconcile() == 0
@@ -216,7 +217,7 @@ def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
 
     # Once the worker is gone, the reaper (not the reconciler) takes it; the reconciler then finds the
     # attempt settled and does nothing more.
-    redis_conn.delete(liveness_key("busy-worker"))
+    worker_forget(redis_conn, "busy-worker")
     assert stuck_records_reconcile() == 0
     assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == [record.id]
     assert _record(record.id).status == JobStatus.RETRYING
@@ -345,12 +346,13 @@ def test_a_stale_recovery_does_not_move_a_job_someone_else_moved(redis_conn):
     assert _record(record.id).status == JobStatus.RETRYING
 
 
-def test_a_job_in_rqs_intermediate_queue_is_left_to_rqs_cleanup(redis_conn):
-    # A single-queue worker on Redis >= 6.2 dequeues with LMOVE into an intermediate list; rq's own
-    # cleanup fails such a job over to a retry, so re-queuing it here would run it twice.
+def test_a_job_held_in_a_workers_in_flight_list_is_left_to_that_worker(redis_conn):
+    # A worker moved the job into its in-flight list (atomically with the pop): the job is in no queue
+    # and no registry, yet not lost; re-queuing it here would run it twice.
     record = enqueue("system:noop", {})
     queue = queue_get("default")
-    redis_conn.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
+    worker_beat(redis_conn, "holder")
+    assert dequeue_into(redis_conn, inflight_key("holder"), [queue.key], None) == (queue.key, record.id)
     record_attempt_started(record_id=record.id)
     _age_attempt(record.id)
 

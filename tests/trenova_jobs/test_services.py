@@ -20,6 +20,7 @@ from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
 from trenova_jobs.services import (
     dispatch_pending,
+    lost_records_reset,
     enqueue,
     job_cancel,
     job_retry,
@@ -329,14 +330,17 @@ def test_a_record_committed_but_never_pushed_is_pushed_again(redis_conn):
     fresh = JobRecord.objects.create(
         job_type="system:noop", queue="default", payload={}, status=JobStatus.QUEUED, enqueued_at=timezone.now()
     )
+    assert lost_records_reset() == 1
     result = dispatch_pending(min_age_seconds=0)
     assert result.pushed == 1
     assert JobRecord.objects.get(pk=record.pk).status == JobStatus.QUEUED
     assert _queued_ids() == [record.id]
     # A record pushed a moment ago is left alone, and a pushed record is never pushed twice.
     assert JobRecord.objects.get(pk=fresh.pk).status == JobStatus.QUEUED
+    assert lost_records_reset() == 0
     assert dispatch_pending(min_age_seconds=0).pushed == 0
     JobRecord.objects.filter(pk=record.pk).update(enqueued_at=timezone.now() - timedelta(minutes=2))
+    assert lost_records_reset() == 0
     assert dispatch_pending(min_age_seconds=0).pushed == 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from trenova_jobs.services import dispatch_pending, redis_ping
+from trenova_jobs.services import dispatch_pending, lost_records_reset, redis_ping
 
 
 class Command(BaseCommand):
@@ -28,5 +28,8 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         if not redis_ping():
             raise CommandError("Redis is unreachable (REDIS_URL); pending jobs stay pending.")
+        lost = lost_records_reset(limit=options["limit"])
         result = dispatch_pending(limit=options["limit"], min_age_seconds=0)
-        self.stdout.write(f"Pushed {result.pushed} job(s); {result.still_pending} still pending.")
+        failed = f"; {result.failed} could not be queued (failed)" if result.failed else ""
+        found = f"{lost} lost job(s) found; " if lost else ""
+        self.stdout.write(f"{found}Pushed {result.pushed} job(s); {result.still_pending} still pending{failed}.")

@@ -6,6 +6,9 @@ Usage:
     manage.py rqworker --burst               # exit when the queues are empty
     manage.py rqworker --strategy strict     # strict priority instead of weights
     manage.py rqworker --no-scheduler        # leave delayed jobs and retries to other workers
+
+Exits 0 when stopped (SIGTERM, --burst, --max-jobs) and 1 when it stopped on an unexpected error.
+A Redis outage does not stop it: it waits for Redis and carries on.
 """
 
 from __future__ import annotations
@@ -53,3 +56,6 @@ class Command(BaseCommand):
             max_jobs=options["max_jobs"],
             logging_level=options["logging_level"],
         )
+        if worker.stopped_on_error is not None:
+            # Non-zero, so that a process supervisor restarting on failure restarts it.
+            raise CommandError(f"The worker stopped on an error: {worker.stopped_on_error!r}")

@@ -1,0 +1,148 @@
+"""Where trenova reaches below rq's public API: each shim here has a test, so an rq upgrade touches one file.
+
+- ``code_from_redis_refuse()``: rq imports whatever dotted name a job hash holds (``func_name`` and the
+  three callback names) — when a worker runs it, and when registry clean-up, which dashboards and
+  ``count`` trigger, fires failure callbacks of expired jobs. Patched once per process so that rq can
+  import only ``RUN_FUNCTION``: nothing read from Redis chooses code to run, in any process.
+- ``dequeue_into()``: pop the first job id of several queues *and* record it in the worker's in-flight
+  list in one atomic step (rq pops with BLPOP, and a job popped by a worker that dies next is in no
+  queue or registry; rq's own LMOVE into its intermediate queue works for one queue only).
+- ``job_fail_raw()``: fail a job without parsing it with rq (its hash may be malformed).
+- ``job_enqueue_in()``: rq's ``Queue._enqueue_job`` inside a caller's MULTI.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import rq.job
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue
+from rq.job import Job
+from rq.utils import import_attribute as _rq_import_attribute
+
+RUN_FUNCTION = "trenova_jobs.execution.run"
+ALLOWED_CALLABLES = frozenset({RUN_FUNCTION})
+
+
+class RefusedCodeError(RuntimeError):
+    """A job hash named code that trenova never enqueues."""
+
+
+def _import_allowed(name: str) -> Any:
+    if name not in ALLOWED_CALLABLES:
+        raise RefusedCodeError(f"Refusing to import {name!r} named by a job in Redis; only {RUN_FUNCTION} runs.")
+    return _rq_import_attribute(name)
+
+
+def _func(self: Job) -> Any:
+    name = self.func_name
+    if name is None:
+        return None
+    if self.instance is not None:
+        raise RefusedCodeError("Refusing a job that names a method of an instance stored in Redis.")
+    return _import_allowed(name)
+
+
+def code_from_redis_refuse() -> None:
+    """Install the import guard in rq (idempotent). Called from the app's ``ready()``."""
+    rq.job.import_attribute = _import_allowed  # type: ignore[attr-defined]
+    Job.func = property(_func)  # type: ignore[method-assign,assignment]
+
+
+# KEYS[1] the worker's in-flight list, KEYS[2..] the queues in the order to try them.
+_DEQUEUE_SCRIPT = """
+for i = 2, #KEYS do
+  local id = redis.call('LMOVE', KEYS[i], KEYS[1], 'LEFT', 'RIGHT')
+  if id then return {KEYS[i], id} end
+end
+return false
+"""
+
+
+def dequeue_into(
+    connection: Redis, inflight: str, queue_keys: list[str], timeout: float | None
+) -> tuple[str, str] | None:
+    """Move the first job id of the first non-empty queue into ``inflight``; (queue key, job id) or None.
+
+    With one queue and a ``timeout`` this blocks in Redis (BLMOVE); with several, one atomic script tries
+    them in order and the caller polls.
+    """
+    if len(queue_keys) == 1 and timeout:
+        job_id = connection.blmove(queue_keys[0], inflight, timeout, "LEFT", "RIGHT")
+        return (queue_keys[0], job_id.decode()) if job_id is not None else None
+    result = connection.eval(_DEQUEUE_SCRIPT, 1 + len(queue_keys), inflight, *queue_keys)
+    if not result:
+        return None
+    return result[0].decode(), result[1].decode()
+
+
+# KEYS[1] job hash, KEYS[2] the queue, KEYS[3] the list to take the id out of, KEYS[4..] lists that hold
+# it if it is taken. ARGV[1] job id. Pushes the id to the front of its queue only if the job is still
+# ``queued`` and neither in the queue nor held: a check-and-move no other client can interleave with.
+_REQUEUE_SCRIPT = """
+redis.call('LREM', KEYS[3], 1, ARGV[1])
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
+for i = 4, #KEYS do
+  if redis.call('LPOS', KEYS[i], ARGV[1]) then return 0 end
+end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def requeue_unless_held(
+    connection: Redis, *, job_id: str, queue_key: str, remove_from: str, held_in: list[str]
+) -> bool:
+    """Take ``job_id`` out of ``remove_from`` and put it back at the front of its queue, atomically,
+    unless it is already queued there or held in one of ``held_in``. True when it was pushed."""
+    keys = [Job.key_for(job_id), queue_key, remove_from, *held_in]
+    return bool(connection.eval(_REQUEUE_SCRIPT, len(keys), *keys, job_id))
+
+
+def queue_name_from_key(queue_key: str) -> str:
+    return queue_key[len(Queue.redis_queue_namespace_prefix) :]
+
+
+def job_fail_raw(
+    connection: Redis, *, job_id: str, queue_name: str, reason: str, failure_ttl: int, inflight: str | None
+) -> None:
+    """Mark a job failed and list it in its queue's failed registry without loading it through rq."""
+    now = datetime.now(UTC)
+    key = Job.key_for(job_id)
+    with connection.pipeline() as pipe:
+        if connection.exists(key):
+            pipe.hset(key, mapping={"status": "failed", "exc_info": reason, "ended_at": now.strftime(_RQ_TIME)})
+            pipe.expire(key, failure_ttl)
+            pipe.zadd(f"rq:failed:{queue_name}", {job_id: now.timestamp() + failure_ttl})
+        if inflight:
+            pipe.lrem(inflight, 1, job_id)
+        pipe.execute()
+
+
+_RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # rq.utils.utcformat
+
+
+def job_enqueue_in(queue: Queue, job: Job, pipeline: Pipeline, *, at_front: bool = False) -> Job:
+    """What rq's own ``Job.retry()`` calls: push inside the caller's transaction, with no dependency checks.
+
+    ``enqueue_job()`` would open a second MULTI on the pipeline; our jobs have no dependencies.
+    """
+    return queue._enqueue_job(job, pipeline=pipeline, at_front=at_front)
+
+
+def job_failure_text(job: Job) -> str:
+    """What rq keeps as the error of a job it failed without writing a result entry."""
+    return job._exc_info or ""
+
+
+def job_exc_info_set(job: Job, text: str) -> None:
+    job._exc_info = text
+
+
+def worker_stopped_job_id(worker: Any) -> str | None:
+    """The job rq's ``stop-job`` command asked this worker to stop, if any."""
+    return getattr(worker, "_stopped_job_id", None)
