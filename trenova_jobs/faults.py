@@ -24,7 +24,7 @@ class InjectedFault(RuntimeError):
     """Raised at a fault point configured as ``raise:<name>``."""
 
 
-def fault_point(name: str, connection=None) -> None:  # noqa: ANN001 - a redis.Redis
+def fault_point(name: str, connection=None) -> None:
     wanted = getattr(settings, "TRENOVA_JOBS_FAULT_POINT", "")
     if not wanted:
         return

@@ -116,8 +116,24 @@ def dead_workers_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int
                 settled += bool(done)
             except Exception:
                 logger.exception("event=recover_failed job_id=%s dead_worker=%s", job_id, name)
+        _scheduler_locks_release(connection, name, queue_list)
         _worker_forget_if_idle(connection, name, key)
     return settled
+
+
+# Delete a lock only if the dead worker still holds it (another worker may have taken it since).
+_RELEASE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _scheduler_locks_release(connection: Redis, worker_name: str, queues: Iterable[Queue]) -> None:
+    """Free the rq scheduler locks a dead worker held, so that a live worker's scheduler takes over now."""
+    for queue in queues:
+        key = f"rq:scheduler-lock:{queue.name}"
+        if connection.eval(_RELEASE_IF_OWNER, 1, key, worker_name):
+            logger.info("event=scheduler_lock_released queue=%s dead_worker=%s", queue.name, worker_name)
 
 
 def _worker_forget_if_idle(connection: Redis, name: str, key: str) -> None:

@@ -31,6 +31,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,29 @@ class BackoffJob(Job):
 
 
 class ParentBoundScheduler(RQScheduler):
-    """rq's scheduler child, which dies with the worker that started it (it would run on otherwise)."""
+    """rq's scheduler child, which dies with the worker that started it (it would run on otherwise).
+
+    Its per-queue locks hold the worker's name (rq writes a pid, which says nothing on another host),
+    so that recovery can release the locks of a dead worker at once instead of after their 61 s TTL:
+    otherwise delayed jobs and retries on those queues would wait that long.
+    """
+
+    def __init__(self, *args: Any, owner: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        acquired = {
+            name
+            for name in self._queue_names
+            if self.connection.set(self.get_locking_key(name), self._owner, nx=True, ex=self.interval + 60)
+        }
+        self._scheduled_job_registries = []
+        self._acquired_locks = self._acquired_locks.union(acquired)
+        self.lock_acquisition_time = datetime.now()
+        if self._acquired_locks and auto_start and (not self._process or not self._process.is_alive()):
+            self.start()
+        return acquired
 
     def start(self) -> Any:
         self._parent_pid = os.getpid()
@@ -214,7 +237,11 @@ class WeightedWorker(Worker):
 
     def _start_scheduler(self, burst: bool = False, logging_level: str = "INFO", *args: Any, **kwargs: Any) -> None:
         self.scheduler = ParentBoundScheduler(
-            self.queues, connection=self.connection, logging_level=logging_level, serializer=self.serializer
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level,
+            serializer=self.serializer,
+            owner=self.name,
         )
         self.scheduler.acquire_locks()
         if self.scheduler.acquired_locks:
@@ -239,6 +266,7 @@ class WeightedWorker(Worker):
         A Redis outage of any length is ridden out. An unexpected error outside any one job stops the
         worker and is kept in ``stopped_on_error`` (the command exits non-zero).
         """
+        self._redis_steady(self.connection.ping)  # started while Redis is down: wait for it
         self.bootstrap(logging_level, DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT)
         completed = 0
         if with_scheduler:
@@ -334,13 +362,13 @@ class WeightedWorker(Worker):
             self._guarded(self.heartbeat)
             if self._redis_settled():
                 self._guarded(self._recover_dead)
+            if not busy:
+                self._guarded(self._scheduler_keep_alive)
         if self._sweep_clock.due():
             self._guarded(self._own_inflight_settle)
             if self._redis_settled():
                 for task in (self._reconcile_stuck, self._sweep_lost, self._dispatch_outbox):
                     self._guarded(task)
-            if not busy:
-                self._guarded(self._scheduler_keep_alive)
             close_old_connections()
         if self._rq_clock.due() and not busy:
             self._guarded(self._rq_registries_clean)

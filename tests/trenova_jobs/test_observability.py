@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from tests.conftest import wait_for
 from trenova_jobs.liveness import worker_beat
+from trenova_jobs.metrics import metrics_text
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.services import enqueue, record_attempt_failed, record_attempt_started, record_succeeded
 
@@ -148,3 +149,60 @@ def test_admin_actions_cancel_and_retry(staff_client, redis_conn):
     response = staff_client.post(url, {"action": "retry_jobs", "_selected_action": [queued.id]}, follow=True)
     assert "Re-queued 1 job(s)." in response.content.decode()
     assert JobRecord.objects.get(pk=queued.pk).status in (JobStatus.PENDING, JobStatus.QUEUED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scrape_reads_the_job_table_once_through_the_active_index(staff_client, redis_conn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        done = enqueue("system:noop", {})
+        record_attempt_started(record_id=done.id)
+        record_succeeded(record=done, result=None, duration=0.2)
+    enqueue("system:noop", {})
+    with CaptureQueriesContext(connection) as queries:
+        text = metrics_text().decode()
+    job_queries = [q["sql"] for q in queries if "trenova_jobs_jobrecord" in q["sql"]]
+    assert len(job_queries) == 1, job_queries
+    assert "IN ('pending', 'scheduled', 'queued', 'running', 'retrying')" in job_queries[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + job_queries[0])
+        plan = " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET enable_seqscan = on")
+    assert "job_record_active_idx" in plan, plan
+    assert 'trenova_job_outcomes_total{job_type="system:noop",outcome="succeeded"} 3.0' in text
+    assert 'trenova_job_duration_seconds_bucket{job_type="system:noop",le="0.25"} 3.0' in text
+    assert 'trenova_job_duration_seconds_bucket{job_type="system:noop",le="0.1"} 0.0' in text
+
+
+def test_counting_live_workers_does_not_scan_the_keyspace(client, redis_conn):
+    for i in range(50):
+        worker_beat(redis_conn, f"w{i}")
+    redis_conn.zadd("trenova:workers", {"gone": 1})  # beat long ago: dead
+    redis_conn.config_resetstat()
+    body = client.get("/healthz").json()
+    assert body["workers"] == 50
+    stats = redis_conn.info("commandstats")
+    assert "cmdstat_scan" not in stats and "cmdstat_keys" not in stats
+
+
+def test_a_view_only_staff_user_cannot_retry_or_cancel(client, redis_conn):
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_jobrecord"))
+    client.force_login(viewer)
+    queued = enqueue("system:noop", {})
+    page = client.get("/admin/trenova_jobs/jobrecord/").content.decode()
+    assert "cancel_jobs" not in page and "retry_jobs" not in page
+    client.post("/admin/trenova_jobs/jobrecord/", {"action": "cancel_jobs", "_selected_action": [queued.id]})
+    assert JobRecord.objects.get(pk=queued.pk).status == JobStatus.QUEUED
+
+    operator = get_user_model().objects.create_user("operator", password="pw", is_staff=True)
+    operator.user_permissions.add(*Permission.objects.filter(codename__in=["view_jobrecord", "change_jobrecord"]))
+    client.force_login(operator)
+    assert "cancel_jobs" in client.get("/admin/trenova_jobs/jobrecord/").content.decode()
+    client.post("/admin/trenova_jobs/jobrecord/", {"action": "cancel_jobs", "_selected_action": [queued.id]})
+    assert JobRecord.objects.get(pk=queued.pk).status == JobStatus.CANCELLED

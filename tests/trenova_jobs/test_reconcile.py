@@ -21,7 +21,6 @@ from rq.serializers import JSONSerializer
 from trenova_jobs.liveness import inflight_key, worker_beat, worker_forget
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
-from trenova_jobs.rq_compat import dequeue_into
 from trenova_jobs.recovery import (
     FAILURE_META,
     _recover,
@@ -29,6 +28,7 @@ from trenova_jobs.recovery import (
     attempt_settle,
     stuck_records_reconcile,
 )
+from trenova_jobs.rq_compat import dequeue_into
 from trenova_jobs.services import (
     dispatch_pending,
     enqueue,

@@ -20,10 +20,10 @@ from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
 from trenova_jobs.services import (
     dispatch_pending,
-    lost_records_reset,
     enqueue,
     job_cancel,
     job_retry,
+    lost_records_reset,
     record_attempt_failed,
     record_attempt_started,
     record_succeeded,

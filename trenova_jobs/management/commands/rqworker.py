@@ -13,16 +13,35 @@ A Redis outage does not stop it: it waits for Redis and carries on.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from trenova_jobs.conf import DEQUEUE_STRATEGIES, queue_weights
 from trenova_jobs.queues import queue_get
 from trenova_jobs.worker import WeightedWorker
+
+logger = logging.getLogger("trenova_jobs")
+
+
+def _redis_wait(connection: Redis) -> None:
+    """Started while Redis is down (a host reboot, say): wait for it rather than crash-loop."""
+    wait = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("event=redis_unavailable worker=starting error=%s retry_in_s=%.0f", type(exc).__name__, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
 
 
 class Command(BaseCommand):
@@ -49,6 +68,7 @@ class Command(BaseCommand):
         connections.close_all()  # the worker forks; children open their own connections
         # A client of its own without a read timeout: rq sets one that fits its blocking dequeue.
         connection = Redis.from_url(settings.RQ_QUEUES[names[0]]["URL"], socket_connect_timeout=5)
+        _redis_wait(connection)
         worker = WeightedWorker(queues, connection=connection, name=options["name"], dequeue_seed=options["seed"])
         worker.work(
             burst=options["burst"],
