@@ -6,7 +6,8 @@ Each round enqueues N jobs and drains them with one burst `manage.py rqworker` (
 work horse per job, as in production), twice:
   * full — `trenova_jobs.services.enqueue("system:noop")`: typed payload, JobRecord in PostgreSQL,
     status updates by the worker;
-  * raw  — `Queue.enqueue("builtins.len", [i])` on the same queue with the same worker class.
+  * raw  — `Queue.enqueue("builtins.len", [i])` on the same queue, drained by rq's own forking worker
+    (`rq worker --burst`; trenova's worker refuses jobs it did not make).
 It prints jobs/s per round, the medians and the ratio full/raw (target >= 0.5).
 Uses DATABASE_URL (default: a `trenova_bench` PostgreSQL database, created and migrated if missing)
 and REDIS_URL (default: redis://127.0.0.1:6379/13, flushed between runs).
@@ -19,18 +20,44 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from benchenv import ROOT, setup_django
 
 
-def drain() -> float:
-    """Run one burst worker on the default queue; returns its wall time."""
+def drain(raw: bool = False) -> float:
+    """Run one burst worker on the default queue; returns its wall time.
+
+    The raw peer runs rq's own forking ``rq worker`` (no Django): trenova's worker refuses any job it did
+    not make, ``builtins.len`` included.
+    """
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "default", "--burst", "--no-scheduler", "--logging-level", "WARNING"],
-        cwd=ROOT,
-        check=True,
-    )
+    if raw:
+        from django.conf import settings
+
+        command = [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "default",
+            "--burst",
+            "--quiet",
+            "--url",
+            settings.RQ_QUEUES["default"]["URL"],
+            "--serializer",
+            "rq.serializers.JSONSerializer",
+        ]
+    else:
+        command = [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "default",
+            "--burst",
+            "--no-scheduler",
+            "--logging-level",
+            "WARNING",
+        ]
+    subprocess.run(command, cwd=ROOT, check=True)
     return time.perf_counter() - started
 
 
@@ -57,7 +84,7 @@ def round_raw(n: int) -> float:
     started = time.perf_counter()
     for i in range(n):
         queue.enqueue("builtins.len", [i] * 1)
-    drain()
+    drain(raw=True)
     elapsed = time.perf_counter() - started
     finished = FinishedJobRegistry("default", connection=queue.connection).count
     if finished < n:

@@ -169,6 +169,7 @@ LOGGING = {
 TRENOVA_JOBS_DEQUEUE_STRATEGY = os.environ.get("TRENOVA_JOBS_DEQUEUE_STRATEGY", "weighted")
 TRENOVA_JOBS_RETRY_BACKOFF_CAP = env_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP", 3600, minimum=1)
 # Extra modules that register job types (besides every app's jobs.py).
-TRENOVA_JOBS_MODULES: list[str] = []
+# Extra modules that register job types (beyond every app's jobs.py): benchmarks load theirs this way.
+TRENOVA_JOBS_MODULES: list[str] = env_list("TRENOVA_JOBS_MODULES", [])
 # A scraper may read /metrics with "Authorization: Bearer <token>"; staff sessions always may.
 TRENOVA_METRICS_TOKEN = os.environ.get("TRENOVA_METRICS_TOKEN", "")

@@ -31,6 +31,12 @@ class Supervised:
 
 
 _supervised: Supervised | None = None
+# Set as run() begins, in the (forked) horse: a failure before it means the handler never ran.
+_entered = False
+
+
+def handler_entered() -> bool:
+    return _entered
 
 
 def supervise(attempt: Supervised | None) -> None:
@@ -51,6 +57,8 @@ def _give_up(reason: Exception) -> NoReturn:
 
 
 def run(record_id: str) -> Any:
+    global _entered
+    _entered = True
     supervised = _supervised if _supervised is not None and _supervised.record_id == record_id else None
     record = supervised.record if supervised else record_attempt_started(record_id=record_id)
     if record is None:

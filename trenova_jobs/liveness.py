@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from redis import Redis
 
@@ -94,11 +95,12 @@ class Beat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> None:
-        try:
-            self._beat()
-        except Exception:
-            logger.warning("event=beat_failed thread=%s", self._thread.name, exc_info=True)
+    def start(self, *, beat_now: bool = True) -> None:
+        if beat_now:
+            try:
+                self._beat()
+            except Exception:
+                logger.warning("event=beat_failed thread=%s", self._thread.name, exc_info=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -128,18 +130,25 @@ def worker_beat_start(connection: Redis, worker_name: str, ttl: int) -> Beat:
 
 
 def horse_beat_start(connection: Redis, job_id: str, worker_name: str, ttl: int) -> Beat:
+    """Keep ``running_key(job_id)`` alive from a thread of the horse.
+
+    The first beat rides in rq's own start-of-job pipeline (``horse_beat_first``), and the key is left to
+    expire when the horse ends: a finished job's key delays nothing but the recovery of a supervisor
+    that died in the same instant, by at most ``ttl``.
+    """
     key = running_key(job_id)
-    beat = Beat(
-        lambda: connection.set(key, worker_name, ex=ttl),
-        ttl / 4,
-        "trenova-horse-liveness",
-        on_stop=lambda: connection.delete(key),
-    )
-    beat.start()
+    beat = Beat(lambda: connection.set(key, worker_name, ex=ttl), ttl / 4, "trenova-horse-liveness", lambda: None)
+    beat.start(beat_now=False)
     return beat
 
 
+def horse_beat_first(pipeline: Any, job_id: str, worker_name: str, ttl: int) -> None:
+    pipeline.set(running_key(job_id), worker_name, ex=ttl)
+
+
 _PR_SET_PDEATHSIG = 1
+# Loaded once, in the parent: a fork then costs one system call, not a dlopen.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -147,13 +156,8 @@ def die_with_parent(parent_pid: int) -> None:
 
     Linux only (prctl); elsewhere recovery still waits for the horse's own beat to lapse.
     """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                logger.warning("event=pdeathsig_failed errno=%s", ctypes.get_errno())
-        except OSError:
-            logger.warning("event=pdeathsig_unavailable", exc_info=True)
+    if _libc is not None and _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        logger.warning("event=pdeathsig_failed errno=%s", ctypes.get_errno())
     if os.getppid() != parent_pid:
         # The parent died between fork and prctl: the kernel will not tell us any more.
         os._exit(1)

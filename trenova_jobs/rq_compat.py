@@ -103,6 +103,15 @@ def requeue_unless_held(
     return bool(connection.eval(_REQUEUE_SCRIPT, len(keys), *keys, job_id))
 
 
+def job_from_hash(
+    job_class: type[Job], job_id: str, fields: dict[bytes, bytes], connection: Redis, serializer: Any
+) -> Job:
+    """``Job.fetch`` from a hash already read (the worker reads it once, to check it, then parses it)."""
+    job = job_class(job_id, connection=connection, serializer=serializer)
+    job.restore(fields)
+    return job
+
+
 def queue_name_from_key(queue_key: str) -> str:
     return queue_key[len(Queue.redis_queue_namespace_prefix) :]
 

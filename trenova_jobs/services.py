@@ -617,7 +617,12 @@ def record_succeeded(
         return _outcome_unstorable(record.pk, attempt, statuses, exc)
     if not updated:
         return False
-    record.refresh_from_db()
+    if attempt is None:
+        record.refresh_from_db()
+    else:
+        # The update matched this attempt's row, so the record is as it was but for the fields written.
+        record.status, record.result, record.error, record.traceback = JobStatus.SUCCEEDED, result, "", ""
+        record.finished_at, record.unique_lock = now, None
     _log("succeeded", record, duration_ms=round(duration * 1000, 1))
     outcome_count(record.job_type, "succeeded", duration=duration)
     _announce(job_succeeded, record)

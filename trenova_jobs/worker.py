@@ -54,9 +54,16 @@ from rq.worker_registration import register as worker_registry_add
 
 from trenova_jobs.admission import JOB_ID_RE, job_problem
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
-from trenova_jobs.execution import Supervised, supervise
+from trenova_jobs.execution import Supervised, handler_entered, supervise
 from trenova_jobs.faults import fault_point
-from trenova_jobs.liveness import Beat, die_with_parent, horse_beat_start, inflight_key, worker_beat_start
+from trenova_jobs.liveness import (
+    Beat,
+    die_with_parent,
+    horse_beat_first,
+    horse_beat_start,
+    inflight_key,
+    worker_beat_start,
+)
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
@@ -69,7 +76,14 @@ from trenova_jobs.recovery import (
     inflight_entry_settle,
     stuck_records_reconcile,
 )
-from trenova_jobs.rq_compat import dequeue_into, job_fail_raw, queue_name_from_key, worker_stopped_job_id
+from trenova_jobs.rq_compat import (
+    dequeue_into,
+    job_enqueue_in,
+    job_fail_raw,
+    job_from_hash,
+    queue_name_from_key,
+    worker_stopped_job_id,
+)
 from trenova_jobs.services import (
     RUNNING_ONLY,
     UNMARKED_ATTEMPT,
@@ -77,6 +91,7 @@ from trenova_jobs.services import (
     lost_records_reset,
     record_attempt_failed,
     record_attempt_started,
+    record_attempt_unstarted,
     record_succeeded,
 )
 from trenova_jobs.stats import worker_event_count
@@ -84,6 +99,8 @@ from trenova_jobs.stats import worker_event_count
 logger = logging.getLogger("trenova_jobs")
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+# A horse's exit status when its handler ended but rq may lack the outcome (the supervisor then checks).
+HORSE_CHECK_RQ = 3
 _TRANSIENT_DB = (DatabaseError,)
 _WAITING_RECORD = (RecordStatus.QUEUED, RecordStatus.SCHEDULED, RecordStatus.RETRYING, RecordStatus.PENDING)
 
@@ -184,8 +201,10 @@ class WeightedWorker(Worker):
         self._current_job_id: str | None = None
         self._redis_ok_since: float | None = time.monotonic()
         self._redis_wait = 1.0
-        self._outcome_dir = Path(tempfile.gettempdir()) / "trenova-jobs" / re.sub(r"[^\w.-]", "_", self.name)
+        self._outcome_dir = _outcome_root() / re.sub(r"[^\w.-]", "_", self.name)
         self._horse_outcome_written = False
+        self._horse_success_recorded = False
+        self._horse_status = HORSE_CHECK_RQ << 8  # a wait status: "exited with HORSE_CHECK_RQ"
         self.stopped_on_error: BaseException | None = None
         self._order_queues()
 
@@ -481,7 +500,7 @@ class WeightedWorker(Worker):
             self._refuse(queue, job_id, problem, event="job_refused")
             return None
         try:
-            return self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+            return job_from_hash(self.job_class, job_id, fields, self.connection, self.serializer)
         except REDIS_DOWN:
             raise
         except Exception as exc:
@@ -584,17 +603,21 @@ class WeightedWorker(Worker):
         self._redis_steady(lambda: self.connection.lrem(self._inflight, 1, job.id))
         self._outcome_forget(job.id)
 
+    def _job_state(self, job: Job) -> Any:
+        return job.get_status(refresh=True)
+
     def _settle_once(
         self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any] | None, statuses: Any
     ) -> None:
-        state = job.get_status(refresh=True)
         if outcome is None:
+            state = self._job_state(job)
             if state is None:
                 self._settle_job_gone(record, statuses)
                 return
-            if getattr(self, "_horse_status", 0) != os.EX_OK and state not in (JobStatus.FINISHED, JobStatus.FAILED):
+            ret = self._horse_status
+            exited = os.WIFEXITED(ret) and os.WEXITSTATUS(ret) in (os.EX_OK, HORSE_CHECK_RQ) if ret >= 0 else False
+            if not exited and state not in (JobStatus.FINISHED, JobStatus.FAILED):
                 # The horse died without a word (killed, OOM): fail the attempt in rq as rq itself would.
-                ret = self._horse_status
                 signal_msg = f" (signal {os.WTERMSIG(ret)})" if ret and os.WIFSIGNALED(ret) else ""
                 self.handle_job_failure(
                     job, queue, exc_string=f"Work-horse terminated unexpectedly; waitpid returned {ret}{signal_msg}"
@@ -603,6 +626,9 @@ class WeightedWorker(Worker):
             attempt_settle(job, record, statuses)
             return
         where = {"attempt": record.attempts, "statuses": statuses}
+        if outcome["status"] == "unstarted":
+            self._requeue_unstarted(job, queue, record, outcome)
+            return
         if outcome["status"] == "succeeded":
             record_succeeded(
                 record=record, result=outcome.get("result"), duration=outcome.get("duration", 0.0), **where
@@ -616,7 +642,9 @@ class WeightedWorker(Worker):
                 retry_in=outcome["retry_in"],
                 **where,
             )
-        if state == JobStatus.STARTED and job.worker_name == self.name:
+        if outcome["status"] == "succeeded" and self._horse_status == os.EX_OK:
+            return  # the horse said rq has the success too
+        if self._job_state(job) == JobStatus.STARTED and job.worker_name == self.name:
             # The handler ended but the horse could not tell rq (Redis was down): do it from here.
             if outcome["status"] == "succeeded":
                 job.ended_at = utcnow()
@@ -624,6 +652,22 @@ class WeightedWorker(Worker):
                 self.handle_job_success(job, queue, queue.started_job_registry)
             else:
                 self.handle_job_failure(job, queue, exc_string=outcome["traceback"])
+
+    def _requeue_unstarted(self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any]) -> None:
+        """The horse failed before the handler began (Redis went away as it started): put the job back at
+        the front of its queue, whatever rq managed to write meanwhile, and give the attempt back."""
+        logger.warning("event=attempt_not_started job_id=%s error=%s", job.id, outcome.get("error", "")[:200])
+        with self.connection.pipeline() as pipe:
+            pipe.multi()
+            queue.scheduled_job_registry.remove(job, pipeline=pipe)
+            queue.failed_job_registry.remove(job, pipeline=pipe)
+            queue.started_job_registry.remove(job, pipeline=pipe)
+            # Saved from this process's copy, as dequeued: retries_left as it was, the hash back if Redis lost it.
+            job_enqueue_in(queue, job, pipe, at_front=True)
+            pipe.lrem(self._inflight, 1, job.id)
+            pipe.execute()
+        if record.status == RecordStatus.RUNNING:
+            record_attempt_unstarted(record_id=record.id, attempt=record.attempts)
 
     def _settle_job_gone(self, record: JobRecord, statuses: Any) -> None:
         """Redis lost the job while it ran (a restart without persistence) and the horse left no word."""
@@ -640,7 +684,12 @@ class WeightedWorker(Worker):
                 job = None
             queue = self._queues_by_name.get(job.origin) if job is not None else None
             if job is not None and queue is not None:
+                self._horse_status = HORSE_CHECK_RQ << 8
                 self._settle_once(job, queue, record, outcome, (record.status,))
+            elif outcome["status"] == "unstarted":
+                from trenova_jobs.recovery import record_requeue_lost
+
+                record_requeue_lost(record=record, reason="attempt_not_started")
             elif outcome["status"] == "succeeded":
                 record_succeeded(record=record, result=outcome.get("result"), duration=0.0, statuses=(record.status,))
             else:
@@ -673,7 +722,8 @@ class WeightedWorker(Worker):
             value = json.loads(self._outcome_path(job_id).read_text())
         except (OSError, ValueError):
             return None
-        return value if isinstance(value, dict) and value.get("status") in ("succeeded", "failed") else None
+        ok = isinstance(value, dict) and value.get("status") in ("succeeded", "failed", "unstarted")
+        return value if ok else None
 
     def _outcome_forget(self, job_id: str) -> None:
         with contextlib.suppress(OSError):
@@ -682,10 +732,26 @@ class WeightedWorker(Worker):
     # --- The work horse -------------------------------------------------------------------------
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
+        """The horse: rq's, but it dies with its supervisor, beats while it runs, and says by its exit
+        status whether rq's bookkeeping of a success landed (0) or must be checked (HORSE_CHECK_RQ)."""
         die_with_parent(self._supervisor_pid)
         _detach_inherited_connections()
         self._horse_beat = horse_beat_start(self.connection, job.id, self.name, self._liveness_ttl)
-        super().main_work_horse(job, queue)
+        random.seed()
+        self.setup_work_horse_signals()
+        self._is_horse = True
+        self.log = logging.getLogger("rq.worker")
+        try:
+            self.perform_job(job, queue)
+        except BaseException:
+            os._exit(1)
+        os._exit(os.EX_OK if self._horse_success_recorded else HORSE_CHECK_RQ)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None and self.is_horse and self._horse_beat is not None and self._current_job_id:
+            # rq's start-of-job pipeline (prepare_job_execution): the horse's first beat costs no round trip.
+            horse_beat_first(pipeline, self._current_job_id, self.name, self._liveness_ttl)
+        super().heartbeat(timeout, pipeline)
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         try:
@@ -729,6 +795,7 @@ class WeightedWorker(Worker):
             duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
             self._outcome_write(job.id, {"status": "succeeded", "result": job._result, "duration": duration})
         super().handle_job_success(job, queue, started_job_registry)
+        self._horse_success_recorded = self.is_horse
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
@@ -744,13 +811,22 @@ class WeightedWorker(Worker):
         }
         if self.is_horse and not self._horse_outcome_written:
             # Not after a success: then the failure is rq's bookkeeping (Redis down), not the handler's.
-            self._outcome_write(job.id, {"status": "failed", **failure})
+            # Before the handler began (rq could not mark the job started), the attempt never happened.
+            status = "failed" if handler_entered() else "unstarted"
+            self._outcome_write(job.id, {"status": status, **failure})
         job.meta[FAILURE_META] = failure
         try:
             job.save_meta()
         except Exception:
             logger.warning("event=failure_meta_not_saved job_id=%s", job.id)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+
+
+def _outcome_root() -> Path:
+    """Where horses leave outcomes for their supervisor: memory-backed /dev/shm when there is one."""
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    return base / "trenova-jobs"
 
 
 def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:
