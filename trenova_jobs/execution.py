@@ -31,12 +31,19 @@ class Supervised:
 
 
 _supervised: Supervised | None = None
-# Set as run() begins, in the (forked) horse: a failure before it means the handler never ran.
+# Set in the (forked) horse as run() begins and as the handler returns: a failure before the first means
+# the handler never ran; one after the second is rq's bookkeeping failing (Redis), not the handler.
 _entered = False
+_returned: dict[str, Any] | None = None
 
 
 def handler_entered() -> bool:
     return _entered
+
+
+def handler_returned() -> dict[str, Any] | None:
+    """``{"result": ..., "duration": ...}`` once the handler has returned a storable result."""
+    return _returned
 
 
 def supervise(attempt: Supervised | None) -> None:
@@ -88,6 +95,9 @@ def run(record_id: str) -> Any:
         result = result_to_json(value)
     except (TypeError, ValueError) as exc:
         _give_up(exc)
+    global _returned
+    duration = time.monotonic() - started
+    _returned = {"result": result, "duration": duration}
     if supervised is None:
-        record_succeeded(record=record, result=result, duration=time.monotonic() - started)
+        record_succeeded(record=record, result=result, duration=duration)
     return result

@@ -54,7 +54,7 @@ from rq.worker_registration import register as worker_registry_add
 
 from trenova_jobs.admission import JOB_ID_RE, job_problem
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
-from trenova_jobs.execution import Supervised, handler_entered, supervise
+from trenova_jobs.execution import Supervised, handler_entered, handler_returned, supervise
 from trenova_jobs.faults import fault_point
 from trenova_jobs.liveness import (
     Beat,
@@ -239,6 +239,8 @@ class WeightedWorker(Worker):
             return
         if self._liveness is not None:
             self._liveness.stop()
+        with contextlib.suppress(OSError):
+            self._outcome_dir.rmdir()  # empty once every job is settled
         for step in (self.stop_scheduler_safely, self.register_death, self.unsubscribe):
             try:
                 step()
@@ -809,11 +811,19 @@ class WeightedWorker(Worker):
             "will_retry": will_retry,
             "retry_in": job.get_retry_interval() if will_retry else 0,
         }
-        if self.is_horse and not self._horse_outcome_written:
-            # Not after a success: then the failure is rq's bookkeeping (Redis down), not the handler's.
-            # Before the handler began (rq could not mark the job started), the attempt never happened.
-            status = "failed" if handler_entered() else "unstarted"
-            self._outcome_write(job.id, {"status": status, **failure})
+        if self.is_horse:
+            returned = handler_returned()
+            if returned is not None:
+                # The handler succeeded; rq's bookkeeping after it failed (Redis went away). The supervisor
+                # records the success and, once Redis is back, rq's too: no failure, no retry, here.
+                if not self._horse_outcome_written:
+                    self._outcome_write(job.id, {"status": "succeeded", **returned})
+                logger.warning("event=rq_bookkeeping_failed job_id=%s error=%s", job.id, failure["error"][:200])
+                return
+            if not self._horse_outcome_written:
+                # Before the handler began (rq could not mark the job started), the attempt never happened.
+                status = "failed" if handler_entered() else "unstarted"
+                self._outcome_write(job.id, {"status": status, **failure})
         job.meta[FAILURE_META] = failure
         try:
             job.save_meta()
