@@ -79,9 +79,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="rounds per kill mode")
     args = parser.parse_args()
     setup_django()
+    from trenova_jobs import enqueue
     from trenova_jobs.models import JobRecord
     from trenova_jobs.queues import redis_connection
-    from trenova_jobs.services import enqueue
 
     conn = redis_connection()
     conn.flushdb()

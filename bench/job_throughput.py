@@ -4,7 +4,7 @@
 
 Each round enqueues N jobs and drains them with one burst `manage.py rqworker` (WeightedWorker, forking a
 work horse per job, as in production), twice:
-  * full — `trenova_jobs.services.enqueue("system:noop")`: typed payload, JobRecord in PostgreSQL,
+  * full — `trenova_jobs.enqueue("system:noop")`: typed payload, JobRecord in PostgreSQL,
     status updates by the worker;
   * raw  — `Queue.enqueue("builtins.len", [i])` on the same queue, drained by rq's own forking worker
     (`rq worker --burst`; trenova's worker refuses jobs it did not make).
@@ -62,8 +62,8 @@ def drain(raw: bool = False) -> float:
 
 
 def round_full(n: int) -> float:
+    from trenova_jobs import enqueue
     from trenova_jobs.models import JobRecord, JobStatus
-    from trenova_jobs.services import enqueue
 
     started = time.perf_counter()
     ids = [enqueue("system:noop", {"value": i}).id for i in range(n)]

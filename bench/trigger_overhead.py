@@ -37,9 +37,9 @@ def main() -> None:
         ShipmentType,
     )
     from patterns.signals import connect_shipment_triggers, disconnect_shipment_triggers
+    from trenova_jobs.holds import delayed_holds_clear
     from trenova_jobs.models import JobRecord
     from trenova_jobs.queues import redis_connection
-    from trenova_jobs.services import delayed_holds_clear
 
     org, _ = Organization.objects.get_or_create(slug="bench-triggers", defaults={"name": "Bench triggers"})
     bu, _ = BusinessUnit.objects.get_or_create(organization=org, code="BU", defaults={"name": "Bench"})

@@ -33,7 +33,7 @@ from patterns.models import (
     Worker,
 )
 from patterns.services import pattern_analysis_enqueue, suggestion_accept, suggestion_reject
-from trenova_jobs.errors import JobError
+from trenova_jobs import JobError
 
 TIMESTAMPS = ("created_at", "updated_at")
 TIMESTAMPS_FIELDSET = ("Timestamps", {"fields": TIMESTAMPS, "classes": ("collapse",)})

@@ -15,10 +15,7 @@ from pydantic import Field, model_validator
 from patterns.errors import AnalysisInputError
 from patterns.models import Organization, Shipment, ShipmentStatus
 from patterns.services import analysis_unique_key, analyze_patterns, suggestions_expire
-from trenova_jobs.errors import NonRetryableError
-from trenova_jobs.payloads import EmptyPayload, JobPayload
-from trenova_jobs.registry import JobContext, job_type
-from trenova_jobs.services import enqueue
+from trenova_jobs import EmptyPayload, JobContext, JobPayload, NonRetryableError, enqueue, job_type
 
 SCHEDULED_TRIGGER_REASON = "scheduled"
 

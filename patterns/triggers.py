@@ -1,7 +1,7 @@
 """Shipment triggers: which background jobs a committed shipment change asks for (SPEC §6).
 
 Receivers in ``patterns.signals`` call ``shipment_saved``; bulk imports, which skip signals, call
-``shipments_bulk_import``. Jobs go through ``trenova_jobs.services.enqueue``, so they are written in the
+``shipments_bulk_import``. Jobs go through ``trenova_jobs.enqueue``, so they are written in the
 caller's transaction and pushed to Redis after commit: a rollback leaves no job, and a Redis outage
 leaves a pending record that the dispatcher pushes later. Only a database error fails the save.
 """
@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from patterns.models import Shipment, ShipmentStatus
 from patterns.services import pattern_analysis_enqueue
-from trenova_jobs.models import JobRecord
-from trenova_jobs.services import enqueue
+from trenova_jobs import JobRecord, enqueue
 
 logger = logging.getLogger("patterns")
 

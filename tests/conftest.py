@@ -21,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _fresh_enqueue_memory() -> Iterator[None]:
     """Each test starts with no remembered unique-key holds (the database they referred to is gone)."""
-    from trenova_jobs.services import delayed_holds_clear, push_pause_clear
+    from trenova_jobs.holds import delayed_holds_clear
+    from trenova_jobs.outbox import push_pause_clear
 
     delayed_holds_clear()
     push_pause_clear()

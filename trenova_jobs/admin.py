@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.errors import JobStateError
 from trenova_jobs.models import JobRecord
-from trenova_jobs.services import job_cancel, job_retry
 
 
 def _pretty(value: Any) -> str:

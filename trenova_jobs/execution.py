@@ -17,9 +17,9 @@ from rq import get_current_job
 
 from trenova_jobs.errors import NonRetryableError, PayloadValidationError, UnknownJobTypeError
 from trenova_jobs.models import JobRecord
-from trenova_jobs.payloads import payload_parse
+from trenova_jobs.payloads import payload_parse, result_to_json
 from trenova_jobs.registry import JobContext, registry_get
-from trenova_jobs.services import record_attempt_started, record_succeeded, result_to_json
+from trenova_jobs.transitions import record_attempt_started, record_succeeded
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,33 @@ def payload_parse(job_type: str, payload_type: type[JobPayload], data: Any) -> J
 
 def payload_to_json(payload: JobPayload) -> dict[str, Any]:
     return payload.model_dump(mode="json")
+
+
+class ResultNotJSONError(ValueError):
+    """A handler returned something that is not storable as strict JSON."""
+
+
+def result_to_json(value: Any) -> Any:
+    """A handler's return value as strict JSON (dates, decimals and UUIDs become strings).
+
+    Raises ``ResultNotJSONError`` for values JSON or PostgreSQL cannot hold: NaN and infinities, NUL
+    characters, objects with no JSON form.
+    """
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ResultNotJSONError(f"The job's result is not JSON: {exc}") from exc
+    parsed = json.loads(text)
+    if "\\u0000" in text and _has_nul(parsed):
+        raise ResultNotJSONError("The job's result contains a NUL character, which PostgreSQL cannot store.")
+    return parsed
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

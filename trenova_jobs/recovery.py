@@ -18,7 +18,7 @@ once; record writes are conditional on status and attempt, so each outcome is wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db.models import Q
@@ -29,7 +29,6 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from rq.results import Result
 
 from trenova_jobs.liveness import (
     WORKERS_KEY,
@@ -38,39 +37,29 @@ from trenova_jobs.liveness import (
     inflight_key,
     worker_alive,
 )
+from trenova_jobs.logs import log_event, log_job
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
+from trenova_jobs.outcomes import attempt_settle
 from trenova_jobs.queues import queue_get
 from trenova_jobs.rq_compat import (
     job_enqueue_in,
     job_exc_info_set,
     job_fail_raw,
-    job_failure_text,
     requeue_unless_held,
 )
-from trenova_jobs.services import (
-    RUNNING_ONLY,
+from trenova_jobs.stats import worker_event_count
+from trenova_jobs.transitions import (
     UNMARKED_ATTEMPT,
     record_attempt_failed,
     record_attempt_unstarted,
-    record_succeeded,
+    record_to_outbox,
 )
-from trenova_jobs.stats import worker_event_count
-
-logger = logging.getLogger("trenova_jobs")
 
 REAP_CLAIM_PREFIX = "trenova:reap:"
-# Where a work horse leaves the outcome of a failed attempt for the process that records it.
-FAILURE_META = "trenova_failure"
 # A running record is checked against its rq job once its attempt is this old (a live worker takes
 # milliseconds between marking an attempt started and its horse starting the job).
 STUCK_AFTER = timedelta(seconds=30)
-
-
-def error_summary(exc_string: str) -> str:
-    """The last line of a traceback: what the record shows as the error."""
-    lines = [line for line in (exc_string or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "Job failed without an exception message."
 
 
 def _liveness_ttl() -> int:
@@ -115,7 +104,7 @@ def dead_workers_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int
                 )
                 settled += bool(done)
             except Exception:
-                logger.exception("event=recover_failed job_id=%s dead_worker=%s", job_id, name)
+                log_event("recover_failed", logging.ERROR, job_id=job_id, dead_worker=name, exc_info=True)
         _scheduler_locks_release(connection, name, queue_list)
         _worker_forget_if_idle(connection, name, key)
     return settled
@@ -133,7 +122,7 @@ def _scheduler_locks_release(connection: Redis, worker_name: str, queues: Iterab
     for queue in queues:
         key = f"rq:scheduler-lock:{queue.name}"
         if connection.eval(_RELEASE_IF_OWNER, 1, key, worker_name):
-            logger.info("event=scheduler_lock_released queue=%s dead_worker=%s", queue.name, worker_name)
+            log_event("scheduler_lock_released", logging.INFO, queue=queue.name, dead_worker=worker_name)
 
 
 def _worker_forget_if_idle(connection: Redis, name: str, key: str) -> None:
@@ -145,7 +134,7 @@ def _worker_forget_if_idle(connection: Redis, name: str, key: str) -> None:
             pipe.multi()
             pipe.zrem(WORKERS_KEY, name)
             pipe.execute()
-            logger.info("event=dead_worker_forgotten worker=%s", name)
+            log_event("dead_worker_forgotten", logging.INFO, worker=name)
         except WatchError:
             return
 
@@ -185,7 +174,7 @@ def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, q
         connection.lrem(inflight, 1, job_id)
         return True
     except Exception as exc:
-        logger.error("event=bad_job job_id=%s reason=unreadable_in_flight error=%s", job_id, type(exc).__name__)
+        log_event("bad_job", logging.ERROR, reason="unreadable_in_flight", job_id=job_id, error=type(exc).__name__)
         worker_event_count("bad_job", connection)
         job_fail_raw(
             connection,
@@ -231,15 +220,11 @@ def _all_worker_names(connection: Redis) -> list[str]:
 
 def record_requeue_lost(*, record: JobRecord, reason: str) -> bool:
     """A record whose rq job Redis no longer has goes back to the outbox: pushed again, at least once."""
-    changed = JobRecord.objects.filter(pk=record.pk, status=record.status, attempts=record.attempts).update(
-        status=RecordStatus.PENDING, enqueued_at=None
-    )
-    _reconciled(record, reason if changed else None)
-    return bool(changed)
+    return record_to_outbox(record=record, reason=reason, attempt_must_match=True)
 
 
 def _reconciled_log(job_id: str, reason: str, worker: str) -> None:
-    logger.warning("event=recovered job_id=%s reason=%s dead_worker=%s", job_id, reason, worker)
+    log_event("recovered", logging.WARNING, job_id=job_id, reason=reason, dead_worker=worker)
 
 
 def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int | None = None) -> list[str]:
@@ -258,7 +243,7 @@ def abandoned_jobs_recover(*, connection: Redis, queues: Iterable[Queue], ttl: i
                 if _abandoned_recover(job_id, queue, registry, ttl or _liveness_ttl()):
                     recovered.append(job_id)
             except Exception:
-                logger.exception("event=recover_failed job_id=%s queue=%s", job_id, queue.name)
+                log_event("recover_failed", logging.ERROR, job_id=job_id, queue=queue.name, exc_info=True)
     return recovered
 
 
@@ -271,11 +256,13 @@ def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry, 
         return False
     except Exception as exc:
         # Unparsable (a bad date, say): rq's own clean-up would raise on it at every pass. Remove it.
-        logger.error(
-            "event=bad_entry_removed registry=started queue=%s job_id=%s error=%s",
-            queue.name,
-            job_id[:80],
-            type(exc).__name__,
+        log_event(
+            "bad_entry_removed",
+            logging.ERROR,
+            registry="started",
+            queue=queue.name,
+            job_id=job_id[:80],
+            error=type(exc).__name__,
         )
         worker_event_count("bad_entry_removed", connection)
         connection.zrem(registry.key, job_id)
@@ -348,56 +335,16 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
             pipe.execute()
         except WatchError:
             # Moved between our check and our move (or the connection dropped): the next sweep looks again.
-            logger.warning("event=recover_raced job_id=%s queue=%s", job.id, queue.name)
+            log_event("recover_raced", logging.WARNING, job_id=job.id, queue=queue.name)
             return False
-    logger.warning(
-        "event=recovered job_id=%s queue=%s dead_worker=%s requeued=%s", job.id, queue.name, dead_worker, will_retry
+    log_event(
+        "recovered", logging.WARNING, job_id=job.id, queue=queue.name, dead_worker=dead_worker, requeued=will_retry
     )
     if before is not None and before[0] in UNMARKED_ATTEMPT and attempt in (None, before[1]):
         record_attempt_failed(
             record_id=job.id, error=error, will_retry=will_retry, attempt=before[1], statuses=(before[0],)
         )
     return True
-
-
-# --- The outcome of an attempt, from Redis to the record ---------------------------------------------
-
-
-def attempt_settle(job: Job, record: JobRecord, statuses: Collection[str] = RUNNING_ONLY) -> bool:
-    """Write the outcome rq recorded for ``record``'s current attempt; False when there is none yet.
-
-    Only the attempt ``record`` describes is settled (``record.attempts``), only while the record is in
-    one of ``statuses``, and only once: the worker that ran it and the reconciler may both try, and the
-    first one wins.
-    """
-    where = {"attempt": record.attempts, "statuses": statuses}
-    failure = job.meta.get(FAILURE_META)
-    if failure is not None:
-        return record_attempt_failed(record_id=record.id, **where, **failure) is not None
-    state = job.get_status(refresh=False)
-    if state == JobStatus.FINISHED:
-        duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
-        return record_succeeded(record=record, result=job.return_value(refresh=True), duration=duration, **where)
-    if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        exc_string = _rq_failure_text(job)
-        return (
-            record_attempt_failed(
-                record_id=record.id,
-                error=error_summary(exc_string) if exc_string else f"The job ended {state} in rq.",
-                traceback=exc_string,
-                will_retry=False,
-                **where,
-            )
-            is not None
-        )
-    return False
-
-
-def _rq_failure_text(job: Job) -> str:
-    latest = job.latest_result()
-    if latest is not None and latest.type == Result.Type.FAILED and latest.exc_string:
-        return latest.exc_string
-    return job_failure_text(job)
 
 
 def stuck_records_reconcile(*, limit: int = 200) -> int:
@@ -416,7 +363,7 @@ def stuck_records_reconcile(*, limit: int = 200) -> int:
         try:
             settled += _reconcile(record)
         except Exception:
-            logger.exception("event=reconcile_failed job_id=%s", record.id)
+            log_event("reconcile_failed", logging.ERROR, job_id=record.id, exc_info=True)
     return settled
 
 
@@ -518,4 +465,4 @@ def _requeue_lost(record: JobRecord, job: Job, queue: Queue) -> bool:
 
 def _reconciled(record: JobRecord, reason: str | None) -> None:
     if reason:
-        logger.warning("event=reconciled job_id=%s job_type=%s reason=%s", record.id, record.job_type, reason)
+        log_job("reconciled", record, logging.WARNING, reason=reason)

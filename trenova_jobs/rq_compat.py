@@ -8,11 +8,14 @@
   list in one atomic step (rq pops with BLPOP, and a job popped by a worker that dies next is in no
   queue or registry; rq's own LMOVE into its intermediate queue works for one queue only).
 - ``job_fail_raw()``: fail a job without parsing it with rq (its hash may be malformed).
-- ``job_enqueue_in()``: rq's ``Queue._enqueue_job`` inside a caller's MULTI.
+- ``job_enqueue_in()`` / ``job_schedule_in()``: rq's enqueue and schedule inside a caller's MULTI.
+- ``ParentBoundScheduler``: rq's scheduler child, bound to its worker (lock owner, death with its parent).
 """
 
 from __future__ import annotations
 
+import calendar
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +24,11 @@ from redis import Redis
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
 from rq.utils import import_attribute as _rq_import_attribute
+
+from trenova_jobs.liveness import die_with_parent
 
 RUN_FUNCTION = "trenova_jobs.execution.run"
 ALLOWED_CALLABLES = frozenset({RUN_FUNCTION})
@@ -143,6 +150,25 @@ def job_enqueue_in(queue: Queue, job: Job, pipeline: Pipeline, *, at_front: bool
     return queue._enqueue_job(job, pipeline=pipeline, at_front=at_front)
 
 
+def job_schedule_in(queue: Queue, job: Job, due: datetime, pipeline: Pipeline) -> Job:
+    """What ``Queue.schedule_job()`` does, inside the caller's transaction: rq 1.16's
+    ``ScheduledJobRegistry.schedule()`` ignores the pipeline it is given and writes at once."""
+    pipeline.sadd(queue.redis_queues_keys, queue.key)
+    job.save(pipeline=pipeline)
+    registry = ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer)
+    pipeline.zadd(registry.key, {job.id: calendar.timegm(due.utctimetuple())})
+    return job
+
+
+def job_result(job: Job) -> Any:
+    """The return value rq holds in memory for a job the horse just ran."""
+    return job._result
+
+
+def job_result_set(job: Job, value: Any) -> None:
+    job._result = value
+
+
 def job_failure_text(job: Job) -> str:
     """What rq keeps as the error of a job it failed without writing a result entry."""
     return job._exc_info or ""
@@ -155,3 +181,42 @@ def job_exc_info_set(job: Job, text: str) -> None:
 def worker_stopped_job_id(worker: Any) -> str | None:
     """The job rq's ``stop-job`` command asked this worker to stop, if any."""
     return getattr(worker, "_stopped_job_id", None)
+
+
+class ParentBoundScheduler(RQScheduler):
+    """rq's scheduler child, which dies with the worker that started it (it would run on otherwise).
+
+    Its per-queue locks hold the worker's name (rq writes a pid, which says nothing on another host),
+    so that recovery can release the locks of a dead worker at once instead of after their 61 s TTL:
+    otherwise delayed jobs and retries on those queues would wait that long.
+    """
+
+    def __init__(self, *args: Any, owner: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        acquired = {
+            name
+            for name in self._queue_names
+            if self.connection.set(self.get_locking_key(name), self._owner, nx=True, ex=self.interval + 60)
+        }
+        self._scheduled_job_registries = []
+        self._acquired_locks = self._acquired_locks.union(acquired)
+        self.lock_acquisition_time = datetime.now()
+        if self._acquired_locks and auto_start and (not self._process or not self._process.is_alive()):
+            self.start()
+        return acquired
+
+    def ensure_running(self) -> None:
+        """Start the scheduler process if it is not running and this worker can take a queue's lock."""
+        if not self._process or not self._process.is_alive():
+            self.acquire_locks(auto_start=True)
+
+    def start(self) -> Any:
+        self._parent_pid = os.getpid()
+        return super().start()
+
+    def work(self) -> None:
+        die_with_parent(self._parent_pid)
+        super().work()

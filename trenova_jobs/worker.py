@@ -31,7 +31,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,6 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import DequeueTimeout
 from rq.job import Job, JobStatus
 from rq.registry import clean_registries
-from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.timeouts import HorseMonitorTimeoutException
 from rq.utils import utcnow
@@ -64,39 +62,39 @@ from trenova_jobs.liveness import (
     inflight_key,
     worker_beat_start,
 )
+from trenova_jobs.logs import log_event
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
+from trenova_jobs.outbox import dispatch_pending, lost_records_reset
+from trenova_jobs.outcomes import FAILURE_META, attempt_settle, error_summary
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import (
-    FAILURE_META,
     abandoned_jobs_recover,
-    attempt_settle,
     dead_workers_recover,
-    error_summary,
     inflight_entry_settle,
+    record_requeue_lost,
     stuck_records_reconcile,
 )
 from trenova_jobs.rq_compat import (
+    ParentBoundScheduler,
     dequeue_into,
     job_enqueue_in,
     job_fail_raw,
     job_from_hash,
+    job_result,
+    job_result_set,
     queue_name_from_key,
     worker_stopped_job_id,
 )
-from trenova_jobs.services import (
+from trenova_jobs.stats import worker_event_count
+from trenova_jobs.transitions import (
     RUNNING_ONLY,
     UNMARKED_ATTEMPT,
-    dispatch_pending,
-    lost_records_reset,
     record_attempt_failed,
     record_attempt_started,
     record_attempt_unstarted,
     record_succeeded,
 )
-from trenova_jobs.stats import worker_event_count
-
-logger = logging.getLogger("trenova_jobs")
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # A horse's exit status when its handler ended but rq may lack the outcome (the supervisor then checks).
@@ -119,40 +117,6 @@ class BackoffJob(Job):
         self.retries_left = self.retries_left - 1
         self.set_status(JobStatus.SCHEDULED)
         queue.schedule_job(self, rq_due_time(time.time() + interval), pipeline=pipeline)
-
-
-class ParentBoundScheduler(RQScheduler):
-    """rq's scheduler child, which dies with the worker that started it (it would run on otherwise).
-
-    Its per-queue locks hold the worker's name (rq writes a pid, which says nothing on another host),
-    so that recovery can release the locks of a dead worker at once instead of after their 61 s TTL:
-    otherwise delayed jobs and retries on those queues would wait that long.
-    """
-
-    def __init__(self, *args: Any, owner: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._owner = owner
-
-    def acquire_locks(self, auto_start: bool = False) -> set[str]:
-        acquired = {
-            name
-            for name in self._queue_names
-            if self.connection.set(self.get_locking_key(name), self._owner, nx=True, ex=self.interval + 60)
-        }
-        self._scheduled_job_registries = []
-        self._acquired_locks = self._acquired_locks.union(acquired)
-        self.lock_acquisition_time = datetime.now()
-        if self._acquired_locks and auto_start and (not self._process or not self._process.is_alive()):
-            self.start()
-        return acquired
-
-    def start(self) -> Any:
-        self._parent_pid = os.getpid()
-        return super().start()
-
-    def work(self) -> None:
-        die_with_parent(self._parent_pid)
-        super().work()
 
 
 class _Clock:
@@ -245,7 +209,7 @@ class WeightedWorker(Worker):
             try:
                 step()
             except Exception:
-                logger.warning("event=teardown_step_failed worker=%s step=%s", self.name, step.__name__)
+                log_event("teardown_step_failed", logging.WARNING, worker=self.name, step=step.__name__)
 
     def stop_scheduler_safely(self) -> None:
         if self.scheduler:
@@ -304,10 +268,10 @@ class WeightedWorker(Worker):
                     taken = self._dequeue(burst)
                     if taken is None:
                         if burst:
-                            logger.info("event=worker_done worker=%s reason=burst_queues_empty", self.name)
+                            log_event("worker_done", logging.INFO, reason="burst_queues_empty", worker=self.name)
                             break
                         continue
-                    self._process(*taken)
+                    self._take(*taken)
                     completed += 1
                     if max_jobs is not None and completed >= max_jobs:
                         break
@@ -319,7 +283,7 @@ class WeightedWorker(Worker):
             pass
         except Exception as exc:
             self.stopped_on_error = exc
-            logger.exception("event=worker_stopped_on_error worker=%s", self.name)
+            log_event("worker_stopped_on_error", logging.ERROR, worker=self.name, exc_info=True)
         finally:
             self.teardown()
         return bool(completed)
@@ -327,11 +291,12 @@ class WeightedWorker(Worker):
     def _redis_lost(self, exc: Exception) -> None:
         """Wait (with back-off) for Redis, then re-register: a restart without persistence forgot us."""
         self._redis_ok_since = None
-        logger.warning(
-            "event=redis_unavailable worker=%s error=%s retry_in_s=%.0f",
-            self.name,
-            type(exc).__name__,
-            self._redis_wait,
+        log_event(
+            "redis_unavailable",
+            logging.WARNING,
+            worker=self.name,
+            error=type(exc).__name__,
+            retry_in_s=f"{self._redis_wait:.0f}",
         )
         time.sleep(self._redis_wait)
         self._redis_wait = min(self._redis_wait * 2, 30.0)
@@ -346,7 +311,7 @@ class WeightedWorker(Worker):
             self.connection.hset(
                 self.key, mapping={"birth": utcnow().isoformat(), "queues": ",".join(self.queue_names())}
             )
-        logger.info("event=redis_reconnected worker=%s", self.name)
+        log_event("redis_reconnected", logging.INFO, worker=self.name)
 
     def _redis_steady(self, step: Callable[[], Any]) -> Any:
         """Run a Redis step, waiting out any outage: the steps that must happen, whenever Redis is back."""
@@ -403,9 +368,9 @@ class WeightedWorker(Worker):
             task()
         except REDIS_DOWN as exc:
             self._redis_ok_since = None
-            logger.warning("event=maintenance_redis_down task=%s error=%s", task.__name__, type(exc).__name__)
+            log_event("maintenance_redis_down", logging.WARNING, task=task.__name__, error=type(exc).__name__)
         except Exception:
-            logger.exception("event=maintenance_failed task=%s", task.__name__)
+            log_event("maintenance_failed", logging.ERROR, task=task.__name__, exc_info=True)
             close_old_connections()
 
     def _recover_dead(self) -> None:
@@ -421,16 +386,17 @@ class WeightedWorker(Worker):
     def _dispatch_outbox(self) -> None:
         result = dispatch_pending()
         if result.pushed or result.failed:
-            logger.info(
-                "event=outbox_dispatched pushed=%s failed=%s still_pending=%s",
-                result.pushed,
-                result.failed,
-                result.still_pending,
+            log_event(
+                "outbox_dispatched",
+                logging.INFO,
+                pushed=result.pushed,
+                failed=result.failed,
+                still_pending=result.still_pending,
             )
 
     def _scheduler_keep_alive(self) -> None:
-        if self.scheduler and (not self.scheduler._process or not self.scheduler._process.is_alive()):
-            self.scheduler.acquire_locks(auto_start=True)
+        if self.scheduler:
+            self.scheduler.ensure_running()
 
     def _rq_registries_clean(self) -> None:
         """rq's registry clean-up, one queue at a time, so one bad entry cannot stop the others."""
@@ -445,7 +411,7 @@ class WeightedWorker(Worker):
             except REDIS_DOWN:
                 raise
             except Exception:
-                logger.exception("event=rq_cleanup_failed queue=%s", queue.name)
+                log_event("rq_cleanup_failed", logging.ERROR, queue=queue.name, exc_info=True)
                 worker_event_count("rq_cleanup_failed", self.connection)
         self.last_cleaned_at = utcnow()
 
@@ -464,7 +430,7 @@ class WeightedWorker(Worker):
 
     # --- One job -------------------------------------------------------------------------------
 
-    def _process(self, queue_key: str, job_id: str) -> None:
+    def _take(self, queue_key: str, job_id: str) -> None:
         """Admit, run and settle one dequeued job; a failure here fails this job, never the worker."""
         queue = self._queues_by_name.get(queue_name_from_key(queue_key))
         if queue is None:  # cannot happen: we only pop our own queues
@@ -479,13 +445,13 @@ class WeightedWorker(Worker):
         except REDIS_DOWN:
             raise  # the work loop waits for Redis; the id stays in flight and is settled after
         except Exception as exc:
-            logger.exception("event=job_handling_failed job_id=%s queue=%s", job_id, queue.name)
+            log_event("job_handling_failed", logging.ERROR, job_id=job_id, queue=queue.name, exc_info=True)
             worker_event_count("job_handling_failed", self.connection)
             self._current_job_id = None
             try:
                 inflight_entry_settle(self.connection, job_id, dead_worker=self.name, queues=self.queues)
             except Exception:
-                logger.exception("event=job_settle_after_error_failed job_id=%s error=%r", job_id, exc)
+                log_event("job_settle_after_error_failed", logging.ERROR, job_id=job_id, error=repr(exc), exc_info=True)
         finally:
             self._current_job_id = None
             self.set_state(WorkerStatus.IDLE)
@@ -495,7 +461,7 @@ class WeightedWorker(Worker):
         if not fields:
             # Nothing to run; a record waiting for it is found by the lost-job sweep.
             self.connection.lrem(self._inflight, 1, job_id)
-            logger.warning("event=dequeued_missing job_id=%s queue=%s", job_id, queue.name)
+            log_event("dequeued_missing", logging.WARNING, job_id=job_id, queue=queue.name)
             return None
         problem = job_problem(job_id, fields)
         if problem is not None:
@@ -511,16 +477,14 @@ class WeightedWorker(Worker):
 
     def _refuse(self, queue: Queue, job_id: str, reason: str, *, event: str) -> None:
         """Fail a job that must not run, without importing or forking anything; logged and counted."""
-        level = logging.ERROR
-        logger.log(
-            level,
-            "event=%s security=%s job_id=%s queue=%s worker=%s reason=%s",
+        log_event(
             event,
-            "true" if event == "job_refused" else "false",
-            job_id[:80],
-            queue.name,
-            self.name,
-            reason,
+            logging.ERROR,
+            security="true" if event == "job_refused" else "false",
+            job_id=job_id[:80],
+            queue=queue.name,
+            worker=self.name,
+            reason=reason,
         )
         worker_event_count(event, self.connection)
         job_fail_raw(
@@ -548,7 +512,7 @@ class WeightedWorker(Worker):
         except DatabaseError:
             # Leave the bookkeeping to run() in the horse: if the database is still down there, the attempt
             # fails and rq retries it with backoff. The outcome is settled below either way.
-            logger.exception("event=record_start_failed job_id=%s", job.id)
+            log_event("record_start_failed", logging.ERROR, job_id=job.id, exc_info=True)
             connections.close_all()
             self._run_horse(job, queue, None)
             self._settle(job, queue, None, statuses=UNMARKED_ATTEMPT)
@@ -571,7 +535,7 @@ class WeightedWorker(Worker):
             pipe.hset(job.key, "status", rq_state)
             pipe.lrem(self._inflight, 1, job.id)
             pipe.execute()
-        logger.info("event=redelivery_skipped job_id=%s record_status=%s", job.id, status)
+        log_event("redelivery_skipped", logging.INFO, job_id=job.id, record_status=status)
 
     def _run_horse(self, job: Job, queue: Queue, supervised: Supervised | None) -> None:
         self._outcome_forget(job.id)
@@ -598,7 +562,7 @@ class WeightedWorker(Worker):
                 connections.close_all()  # most often a connection the database dropped while the horse ran
                 if last_try:
                     # Left in flight: the next sweep of this worker's in-flight list settles it.
-                    logger.exception("event=record_settle_failed job_id=%s", job.id)
+                    log_event("record_settle_failed", logging.ERROR, job_id=job.id, exc_info=True)
                     return
                 time.sleep(1)
         fault_point("after_settle", self.connection)
@@ -650,7 +614,7 @@ class WeightedWorker(Worker):
             # The handler ended but the horse could not tell rq (Redis was down): do it from here.
             if outcome["status"] == "succeeded":
                 job.ended_at = utcnow()
-                job._result = outcome.get("result")
+                job_result_set(job, outcome.get("result"))
                 self.handle_job_success(job, queue, queue.started_job_registry)
             else:
                 self.handle_job_failure(job, queue, exc_string=outcome["traceback"])
@@ -658,7 +622,7 @@ class WeightedWorker(Worker):
     def _requeue_unstarted(self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any]) -> None:
         """The horse failed before the handler began (Redis went away as it started): put the job back at
         the front of its queue, whatever rq managed to write meanwhile, and give the attempt back."""
-        logger.warning("event=attempt_not_started job_id=%s error=%s", job.id, outcome.get("error", "")[:200])
+        log_event("attempt_not_started", logging.WARNING, job_id=job.id, error=outcome.get("error", "")[:200])
         with self.connection.pipeline() as pipe:
             pipe.multi()
             queue.scheduled_job_registry.remove(job, pipeline=pipe)
@@ -673,8 +637,6 @@ class WeightedWorker(Worker):
 
     def _settle_job_gone(self, record: JobRecord, statuses: Any) -> None:
         """Redis lost the job while it ran (a restart without persistence) and the horse left no word."""
-        from trenova_jobs.recovery import record_requeue_lost
-
         record_requeue_lost(record=record, reason="rq_job_missing_after_run")
 
     def _settle_from_outcome_file(self, job_id: str, outcome: dict[str, Any]) -> None:
@@ -689,8 +651,6 @@ class WeightedWorker(Worker):
                 self._horse_status = HORSE_CHECK_RQ << 8
                 self._settle_once(job, queue, record, outcome, (record.status,))
             elif outcome["status"] == "unstarted":
-                from trenova_jobs.recovery import record_requeue_lost
-
                 record_requeue_lost(record=record, reason="attempt_not_started")
             elif outcome["status"] == "succeeded":
                 record_succeeded(record=record, result=outcome.get("result"), duration=0.0, statuses=(record.status,))
@@ -717,7 +677,7 @@ class WeightedWorker(Worker):
             os.replace(tmp, path)
             self._horse_outcome_written = True
         except Exception:
-            logger.exception("event=outcome_file_write_failed job_id=%s", job_id)
+            log_event("outcome_file_write_failed", logging.ERROR, job_id=job_id, exc_info=True)
 
     def _outcome_read(self, job_id: str) -> dict[str, Any] | None:
         try:
@@ -795,7 +755,7 @@ class WeightedWorker(Worker):
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
         if self.is_horse:
             duration = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else 0.0
-            self._outcome_write(job.id, {"status": "succeeded", "result": job._result, "duration": duration})
+            self._outcome_write(job.id, {"status": "succeeded", "result": job_result(job), "duration": duration})
         super().handle_job_success(job, queue, started_job_registry)
         self._horse_success_recorded = self.is_horse
 
@@ -818,7 +778,7 @@ class WeightedWorker(Worker):
                 # records the success and, once Redis is back, rq's too: no failure, no retry, here.
                 if not self._horse_outcome_written:
                     self._outcome_write(job.id, {"status": "succeeded", **returned})
-                logger.warning("event=rq_bookkeeping_failed job_id=%s error=%s", job.id, failure["error"][:200])
+                log_event("rq_bookkeeping_failed", logging.WARNING, job_id=job.id, error=failure["error"][:200])
                 return
             if not self._horse_outcome_written:
                 # Before the handler began (rq could not mark the job started), the attempt never happened.
@@ -828,7 +788,7 @@ class WeightedWorker(Worker):
         try:
             job.save_meta()
         except Exception:
-            logger.warning("event=failure_meta_not_saved job_id=%s", job.id)
+            log_event("failure_meta_not_saved", logging.WARNING, job_id=job.id)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
 
 
@@ -840,7 +800,7 @@ def _outcome_root() -> Path:
 
 
 def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:
-    logger.warning("event=pubsub_error error=%s", type(exc).__name__)
+    log_event("pubsub_error", logging.WARNING, error=type(exc).__name__)
     time.sleep(1)
     with contextlib.suppress(Exception):
         pubsub.connection and pubsub.connection.disconnect()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from patterns.models import Membership
-from trenova_jobs.models import JobRecord
-from trenova_jobs.services import enqueue
+from trenova_jobs import JobRecord, enqueue
 
 MANUAL_TRIGGER_REASON = "manual"
 

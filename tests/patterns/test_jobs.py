@@ -18,11 +18,11 @@ from patterns.models import DedicatedLaneSuggestion, PatternConfig, SuggestionSt
 from tests.conftest import wait_for
 from tests.patterns import factories as f
 from tests.patterns.lane_data import build_lane_data
+from trenova_jobs import enqueue
 from trenova_jobs.errors import NonRetryableError, PayloadValidationError
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.payloads import EmptyPayload
 from trenova_jobs.registry import JobContext, registry_get
-from trenova_jobs.services import enqueue
 
 
 def _ctx(job_type: str = "pattern:analyze") -> JobContext:

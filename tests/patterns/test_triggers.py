@@ -213,7 +213,7 @@ def test_a_database_error_in_a_trigger_fails_the_save_and_changes_nothing(redis_
 
 
 def test_bulk_import_asks_for_one_analysis_per_customer(redis_conn):
-    from trenova_jobs.services import delayed_holds_clear
+    from trenova_jobs.holds import delayed_holds_clear
 
     template = ShipmentFactory()
     JobRecord.objects.all().delete()
@@ -290,7 +290,7 @@ def test_a_burst_after_the_first_save_costs_no_job_query(redis_conn):
 
 
 def test_cancelling_the_pending_analysis_lets_the_next_save_ask_again(redis_conn):
-    from trenova_jobs.services import job_cancel
+    from trenova_jobs.actions import job_cancel
 
     first = ShipmentFactory()
     [job] = _jobs("pattern:analyze")

@@ -16,10 +16,10 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.admission import job_problem
 from trenova_jobs.models import JobRecord, JobStatus, job_id_new
 from trenova_jobs.rq_compat import RUN_FUNCTION
-from trenova_jobs.services import enqueue
 from trenova_jobs.stats import EVENTS_KEY
 
 

@@ -10,20 +10,14 @@ import pytest
 from rq.registry import StartedJobRegistry
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.outbox import dispatch_pending
+from trenova_jobs.payloads import ResultNotJSONError, result_to_json
 from trenova_jobs.queues import queue_get
 from trenova_jobs.recovery import stuck_records_reconcile
-from trenova_jobs.services import (
-    ResultNotJSONError,
-    dispatch_pending,
-    enqueue,
-    record_attempt_failed,
-    record_attempt_started,
-    record_succeeded,
-    result_to_json,
-    sanitize_text,
-)
 from trenova_jobs.stats import EVENTS_KEY
+from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded, sanitize_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

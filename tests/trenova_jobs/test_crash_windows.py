@@ -27,13 +27,14 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.faults import fault_key
 from trenova_jobs.liveness import WORKERS_KEY, inflight_key, running_key
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
 from trenova_jobs.recovery import dead_workers_recover
 from trenova_jobs.rq_compat import dequeue_into
-from trenova_jobs.services import enqueue, record_attempt_started
+from trenova_jobs.transitions import record_attempt_started
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

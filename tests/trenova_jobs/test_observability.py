@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.liveness import worker_beat
 from trenova_jobs.metrics import metrics_text
 from trenova_jobs.models import JobRecord, JobStatus
-from trenova_jobs.services import enqueue, record_attempt_failed, record_attempt_started, record_succeeded
+from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,10 @@ from django.utils import timezone
 from rq.job import Job
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.outbox import LOST_SWEEP_CURSOR_KEY, dispatch_pending, lost_records_reset
 from trenova_jobs.queues import connections_forget, queue_get
-from trenova_jobs.services import LOST_SWEEP_CURSOR_KEY, dispatch_pending, enqueue, lost_records_reset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,12 +164,12 @@ def test_a_hung_redis_costs_one_short_timeout_then_nothing(hung_redis):
 
 
 def test_after_the_back_off_pushes_resume(hung_redis, monkeypatch, redis_conn):
-    from trenova_jobs import services
+    from trenova_jobs import outbox
 
     with transaction.atomic():
         enqueue("system:noop", {})
-    assert services._push_pause.active()
-    monkeypatch.setattr(services._push_pause, "_until", time.monotonic() - 1)  # the back-off has passed
+    assert outbox._push_pause.active()
+    monkeypatch.setattr(outbox._push_pause, "_until", time.monotonic() - 1)  # the back-off has passed
     for config in settings.RQ_QUEUES.values():
         monkeypatch.setitem(config, "URL", settings.REDIS_URL)
     connections_forget()

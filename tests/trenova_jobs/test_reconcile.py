@@ -18,28 +18,16 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from trenova_jobs import enqueue
+from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.liveness import inflight_key, worker_beat, worker_forget
 from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.outbox import dispatch_pending, lost_records_reset, record_push
+from trenova_jobs.outcomes import FAILURE_META, attempt_settle
 from trenova_jobs.queues import queue_get
-from trenova_jobs.recovery import (
-    FAILURE_META,
-    _recover,
-    abandoned_jobs_recover,
-    attempt_settle,
-    stuck_records_reconcile,
-)
+from trenova_jobs.recovery import _recover, abandoned_jobs_recover, stuck_records_reconcile
 from trenova_jobs.rq_compat import dequeue_into
-from trenova_jobs.services import (
-    dispatch_pending,
-    enqueue,
-    job_cancel,
-    job_retry,
-    lost_records_reset,
-    record_attempt_failed,
-    record_attempt_started,
-    record_push,
-    record_succeeded,
-)
+from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -364,7 +352,7 @@ def test_a_job_held_in_a_workers_in_flight_list_is_left_to_that_worker(redis_con
 def test_a_slow_commit_and_the_dispatcher_push_the_job_once(redis_conn, monkeypatch):
     # A transaction that commits long after enqueue(): the lost-record sweep sees the committed record
     # first, resets it and the dispatcher pushes it; then the transaction's own push comes.
-    monkeypatch.setattr("trenova_jobs.services._UNCONTESTED_PUSH", timedelta(0))
+    monkeypatch.setattr("trenova_jobs.outbox._UNCONTESTED_PUSH", timedelta(0))
 
     def sweep() -> None:
         assert lost_records_reset() == 1

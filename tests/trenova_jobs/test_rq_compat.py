@@ -10,6 +10,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from trenova_jobs import enqueue
 from trenova_jobs.queues import queue_get
 from trenova_jobs.rq_compat import (
     RUN_FUNCTION,
@@ -22,7 +23,6 @@ from trenova_jobs.rq_compat import (
     queue_name_from_key,
     requeue_unless_held,
 )
-from trenova_jobs.services import enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,20 +14,14 @@ from django.utils import timezone
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from trenova_jobs import enqueue
+from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.errors import JobStateError, PayloadValidationError, UnknownJobTypeError
 from trenova_jobs.jobs import SystemNoopPayload
 from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.outbox import dispatch_pending, lost_records_reset
 from trenova_jobs.queues import queue_get
-from trenova_jobs.services import (
-    dispatch_pending,
-    enqueue,
-    job_cancel,
-    job_retry,
-    lost_records_reset,
-    record_attempt_failed,
-    record_attempt_started,
-    record_succeeded,
-)
+from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,8 +18,8 @@ from django.conf import settings
 from rq.registry import FailedJobRegistry
 
 from tests.conftest import wait_for
+from trenova_jobs import enqueue
 from trenova_jobs.models import JobRecord, JobStatus
-from trenova_jobs.services import enqueue
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

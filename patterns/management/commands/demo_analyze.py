@@ -25,8 +25,7 @@ from patterns.demo import DEMO_SLUG_PREFIX
 from patterns.models import Organization, SuggestionStatus
 from patterns.selectors import suggestion_list
 from patterns.services import pattern_analysis_enqueue
-from trenova_jobs.models import JobRecord
-from trenova_jobs.services import redis_ping
+from trenova_jobs import JobRecord, redis_ping
 
 WAIT_SECONDS = 300
 

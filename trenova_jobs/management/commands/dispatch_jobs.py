@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from trenova_jobs.services import dispatch_pending, lost_records_reset, redis_ping
+from trenova_jobs.outbox import dispatch_pending, lost_records_reset, redis_ping
 
 
 class Command(BaseCommand):

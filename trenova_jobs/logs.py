@@ -1,0 +1,31 @@
+"""One log style for every job event: ``event=... job_id=... job_type=... queue=... attempt=...``.
+
+Each line also carries its fields as ``record.job`` (a dict), for structured log handlers. Events about a
+job use ``log_job``; events of a worker or a sweep with no record at hand use ``log_event``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from trenova_jobs.models import JobRecord
+
+logger = logging.getLogger("trenova_jobs")
+
+
+def log_job(event: str, record: JobRecord, level: int = logging.INFO, **fields: Any) -> None:
+    log_event(
+        event,
+        level,
+        job_id=record.id,
+        job_type=record.job_type,
+        queue=record.queue,
+        attempt=record.attempts,
+        **fields,
+    )
+
+
+def log_event(event: str, level: int = logging.INFO, *, exc_info: bool = False, **fields: Any) -> None:
+    parts = {"event": event, **fields}
+    logger.log(level, " ".join(f"{k}={v}" for k, v in parts.items()), extra={"job": parts}, exc_info=exc_info)
