@@ -36,7 +36,7 @@ def job_problem(job_id: str, fields: Mapping[bytes, bytes]) -> str | None:
         return "the job hash has no data"
     try:
         data = _decode_data(raw)
-    except (ValueError, UnicodeDecodeError):
+    except Exception:  # ValueError, UnicodeDecodeError, RecursionError on absurd nesting: all refused
         return "the job's data is not JSON"
     if not (isinstance(data, list) and len(data) == 4):
         return "the job's data is not [function, instance, args, kwargs]"
@@ -58,7 +58,7 @@ def job_problem(job_id: str, fields: Mapping[bytes, bytes]) -> str | None:
     if meta is not None:
         try:
             parsed = json.loads(meta)
-        except (ValueError, UnicodeDecodeError):
+        except Exception:
             return "the job's meta is not JSON"
         if not isinstance(parsed, dict):
             return "the job's meta is not a JSON object"

@@ -193,7 +193,8 @@ def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, q
         requeued = requeue_unless_held(
             connection, job_id=job_id, queue_key=queue.key, remove_from=inflight, held_in=others
         )
-        if record is not None and record.status == RecordStatus.RUNNING:
+        if requeued and record is not None and record.status == RecordStatus.RUNNING:
+            # Only when this call put it back: otherwise a live worker may hold a newer attempt.
             record_attempt_unstarted(record_id=job_id, attempt=record.attempts)
         _reconciled_log(job_id, "in_flight_requeued" if requeued else "in_flight_released", dead_worker)
         return True

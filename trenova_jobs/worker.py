@@ -201,6 +201,9 @@ class WeightedWorker(Worker):
     def teardown(self) -> None:
         if self.is_horse:
             return
+        # Nothing may stay in this worker's in-flight list once it stops beating: settle what is left.
+        self._current_job_id = None
+        self._guarded(self._own_inflight_settle)
         if self._liveness is not None:
             self._liveness.stop()
         with contextlib.suppress(OSError):
@@ -366,6 +369,8 @@ class WeightedWorker(Worker):
     def _guarded(self, task: Callable[[], Any]) -> None:
         try:
             task()
+        except StopRequested:
+            raise  # a warm stop asked for while idle: the work loop ends
         except REDIS_DOWN as exc:
             self._redis_ok_since = None
             log_event("maintenance_redis_down", logging.WARNING, task=task.__name__, error=type(exc).__name__)
@@ -442,8 +447,8 @@ class WeightedWorker(Worker):
             job = self._admit(queue, job_id)
             if job is not None:
                 self._execute(job, queue)
-        except REDIS_DOWN:
-            raise  # the work loop waits for Redis; the id stays in flight and is settled after
+        except (REDIS_DOWN, StopRequested):
+            raise  # Redis: the work loop waits, the id stays in flight and is settled after
         except Exception as exc:
             log_event("job_handling_failed", logging.ERROR, job_id=job_id, queue=queue.name, exc_info=True)
             worker_event_count("job_handling_failed", self.connection)
