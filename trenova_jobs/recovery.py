@@ -175,15 +175,7 @@ def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, q
         return True
     except Exception as exc:
         log_event("bad_job", logging.ERROR, reason="unreadable_in_flight", job_id=job_id, error=type(exc).__name__)
-        worker_event_count("bad_job", connection)
-        job_fail_raw(
-            connection,
-            job_id=job_id,
-            queue_name=queue.name,
-            reason=f"Unreadable job hash: {exc}",
-            failure_ttl=900,
-            inflight=inflight,
-        )
+        _unreadable_fail(connection, job_id, queue, exc, event="bad_job", inflight=inflight)
         return True
     state = job.get_status(refresh=False)
     if state == JobStatus.QUEUED:
@@ -213,6 +205,21 @@ def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, q
         attempt_settle(job, record, statuses=(record.status,))
     connection.lrem(inflight, 1, job_id)
     return True
+
+
+def _unreadable_fail(
+    connection: Redis, job_id: str, queue: Queue, exc: Exception, *, event: str, inflight: str | None
+) -> None:
+    """Count and fail a job whose hash rq cannot parse (found in an in-flight list or a registry)."""
+    worker_event_count(event, connection)
+    job_fail_raw(
+        connection,
+        job_id=job_id,
+        queue_name=queue.name,
+        reason=f"Unreadable job hash: {exc}",
+        failure_ttl=900,
+        inflight=inflight,
+    )
 
 
 def _all_worker_names(connection: Redis) -> list[str]:
@@ -265,16 +272,8 @@ def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry, 
             job_id=job_id[:80],
             error=type(exc).__name__,
         )
-        worker_event_count("bad_entry_removed", connection)
         connection.zrem(registry.key, job_id)
-        job_fail_raw(
-            connection,
-            job_id=job_id,
-            queue_name=queue.name,
-            reason=f"Unreadable job hash: {exc}",
-            failure_ttl=900,
-            inflight=None,
-        )
+        _unreadable_fail(connection, job_id, queue, exc, event="bad_entry_removed", inflight=None)
         return False
     if not _worker_gone(connection, job.worker_name, job_id, ttl):
         return False
