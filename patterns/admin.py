@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -21,6 +23,7 @@ from patterns.models import (
     Customer,
     DedicatedLane,
     DedicatedLaneSuggestion,
+    EquipmentClass,
     EquipmentType,
     Location,
     Membership,
@@ -30,13 +33,26 @@ from patterns.models import (
     Shipment,
     ShipmentType,
     SuggestionStatus,
+    TriggerReason,
     Worker,
 )
 from patterns.services import pattern_analysis_enqueue, suggestion_accept, suggestion_reject
 from trenova_jobs import JobError
 
+if TYPE_CHECKING:
+    # django-stubs' type of one fieldset's options (it exists for type checking only).
+    from django.contrib.admin.options import _FieldOpts
+    from django.contrib.auth.models import User as AuthUser
+
 TIMESTAMPS = ("created_at", "updated_at")
-TIMESTAMPS_FIELDSET = ("Timestamps", {"fields": TIMESTAMPS, "classes": ("collapse",)})
+TIMESTAMPS_FIELDSET: tuple[str, _FieldOpts] = ("Timestamps", {"fields": TIMESTAMPS, "classes": ("collapse",)})
+
+
+def _acting_user(request: HttpRequest) -> AuthUser:
+    """The user an admin action acts for (the admin site lets only logged-in staff in)."""
+    if isinstance(request.user, AnonymousUser):
+        raise PermissionDenied
+    return request.user
 
 
 class TimestampedAdmin(admin.ModelAdmin):
@@ -46,8 +62,8 @@ class TimestampedAdmin(admin.ModelAdmin):
 class OrganizationScopedAdmin(TimestampedAdmin):
     """Master data: small per-organization tables, searchable so that other admins can autocomplete them."""
 
-    list_filter = ("organization",)
-    list_select_related = ("organization",)
+    list_filter: ClassVar[tuple[str, ...]] = ("organization",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("organization",)
 
 
 MESSAGES_SHOWN = 10  # per-row messages an action reports before summarising the rest
@@ -71,12 +87,17 @@ class AnalyzeNowMixin(admin.ModelAdmin):
 
     @admin.action(description="Analyze patterns now")
     def analyze_patterns_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        queued, merged, failed = [], [], []
+        queued: list[str] = []
+        merged: list[str] = []
+        failed: list[str] = []
         for obj in queryset:
             organization_id, customer_id = self.analysis_scope(obj)
             try:
                 record = pattern_analysis_enqueue(
-                    organization_id=organization_id, customer_id=customer_id, user_id=request.user.pk
+                    organization_id=organization_id,
+                    customer_id=customer_id,
+                    user_id=request.user.pk,
+                    trigger_reason=TriggerReason.ADMIN,
                 )
             except JobError as exc:
                 failed.append(f"{obj}: {exc}")
@@ -160,8 +181,10 @@ User = get_user_model()
 
 class MemberUserAdmin(UserAdmin):
     inlines = (MembershipInline,)
-    list_display = (*UserAdmin.list_display, "membership_organization")
     list_select_related = ("membership__organization",)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return (*super().get_list_display(request), "membership_organization")
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         # Django's two-step "add user" form only asks for credentials; the membership comes after.
@@ -205,7 +228,7 @@ class LocationAdmin(OrganizationScopedAdmin):
 
 
 class CodedTypeAdmin(OrganizationScopedAdmin):
-    list_display = ("code", "description", "organization")
+    list_display: tuple[str, ...] = ("code", "description", "organization")
     search_fields = ("code", "description")
     fieldsets = ((None, {"fields": ("organization", "code", "description")}), TIMESTAMPS_FIELDSET)
 
@@ -232,8 +255,8 @@ class EquipmentTypeAdmin(CodedTypeAdmin):
     # Autocomplete widgets name the field they serve; offer tractors for tractor_type and trailers
     # for trailer_type so that the pickers on shipments and lanes only list sensible choices.
     _CLASS_BY_FIELD = {
-        "tractor_type": EquipmentType.EquipmentClass.TRACTOR,
-        "trailer_type": EquipmentType.EquipmentClass.TRAILER,
+        "tractor_type": EquipmentClass.TRACTOR,
+        "trailer_type": EquipmentClass.TRAILER,
     }
 
     def get_search_results(
@@ -486,7 +509,7 @@ class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
         accepted, refused = [], []
         for suggestion in queryset:
             try:
-                lane = suggestion_accept(suggestion=suggestion, user=request.user)
+                lane = suggestion_accept(suggestion=suggestion, user=_acting_user(request))
             except SuggestionError as exc:
                 refused.append(f"{suggestion.suggested_name}: {exc}")
                 continue
@@ -507,7 +530,9 @@ class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
             rejected, refused = 0, []
             for suggestion in queryset:
                 try:
-                    suggestion_reject(suggestion=suggestion, user=request.user, reason=form.cleaned_data["reason"])
+                    suggestion_reject(
+                        suggestion=suggestion, user=_acting_user(request), reason=form.cleaned_data["reason"]
+                    )
                 except SuggestionError as exc:
                     refused.append(f"{suggestion.suggested_name}: {exc}")
                     continue

@@ -27,6 +27,7 @@ from patterns.models import (
     BusinessUnit,
     Customer,
     DedicatedLane,
+    EquipmentClass,
     EquipmentType,
     Location,
     Membership,
@@ -328,8 +329,8 @@ def _create_master_data(rng: random.Random, spec: _OrgSpec, customer_count: int)
 
     service_type_ids = coded(ServiceType, _SERVICE_TYPES)
     shipment_type_ids = coded(ShipmentType, _SHIPMENT_TYPES)
-    tractor_type_ids = coded(EquipmentType, _TRACTOR_TYPES, equipment_class=EquipmentType.EquipmentClass.TRACTOR)
-    trailer_type_ids = coded(EquipmentType, _TRAILER_TYPES, equipment_class=EquipmentType.EquipmentClass.TRAILER)
+    tractor_type_ids = coded(EquipmentType, _TRACTOR_TYPES, equipment_class=EquipmentClass.TRACTOR)
+    trailer_type_ids = coded(EquipmentType, _TRAILER_TYPES, equipment_class=EquipmentClass.TRAILER)
 
     customer_rows = _customer_rows(rng, customer_count)
     Customer.objects.bulk_create([Customer(organization=org, code=code, name=name) for code, name in customer_rows])

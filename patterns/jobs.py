@@ -12,12 +12,16 @@ from typing import Any
 from django.utils import timezone
 from pydantic import Field, model_validator
 
+from patterns import selectors
 from patterns.errors import AnalysisInputError
-from patterns.models import Organization, Shipment, ShipmentStatus
-from patterns.services import analysis_unique_key, analyze_patterns, suggestions_expire
-from trenova_jobs import EmptyPayload, JobContext, JobPayload, NonRetryableError, enqueue, job_type
-
-SCHEDULED_TRIGGER_REASON = "scheduled"
+from patterns.models import ANALYSIS_WINDOW_DAYS, MIN_FREQUENCY, Shipment, ShipmentStatus, TriggerReason
+from patterns.services import (
+    analyze_patterns,
+    pattern_analysis_enqueue,
+    shipment_status_notice,
+    suggestions_expire,
+)
+from trenova_jobs import EmptyPayload, JobContext, JobPayload, NonRetryableError, job_type
 
 
 class PatternAnalyzePayload(JobPayload):
@@ -27,8 +31,10 @@ class PatternAnalyzePayload(JobPayload):
     customer_id: int | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
-    min_frequency: int | None = Field(default=None, ge=1, le=100)
-    trigger_reason: str = Field(min_length=1, max_length=50)
+    min_frequency: int | None = Field(default=None, ge=MIN_FREQUENCY.low, le=MIN_FREQUENCY.high)
+    # Stored as its plain value ("scheduled"), as payloads travel as JSON; not strict, so that Python callers
+    # may give that value too (strict pydantic wants an enum member from Python, a value from JSON).
+    trigger_reason: TriggerReason = Field(strict=False)
 
     @model_validator(mode="after")
     def _window_is_sane(self) -> PatternAnalyzePayload:
@@ -42,7 +48,7 @@ class PatternAnalyzePayload(JobPayload):
 
 
 class PatternAnalyzeAllPayload(JobPayload):
-    window_days: int = Field(default=7, ge=1, le=365)
+    window_days: int = Field(default=7, ge=ANALYSIS_WINDOW_DAYS.low, le=ANALYSIS_WINDOW_DAYS.high)
 
 
 @job_type("pattern:analyze", payload=PatternAnalyzePayload, queue="pattern", max_retries=2)
@@ -68,24 +74,11 @@ def handle_pattern_analyze(payload: PatternAnalyzePayload, ctx: JobContext) -> d
 def handle_pattern_analyze_all(payload: PatternAnalyzeAllPayload, ctx: JobContext) -> dict[str, Any]:
     """Enqueue one pattern:analyze per organization with detection enabled, over the last N days."""
     start = timezone.now() - timedelta(days=payload.window_days)
-    organizations = Organization.objects.exclude(pattern_config__enabled=False).order_by("pk")
-    jobs = []
-    for organization in organizations.only("pk"):
-        # A retry of this job re-enqueues: the unique key folds it into the analyses still queued.
-        jobs.append(
-            enqueue(
-                "pattern:analyze",
-                PatternAnalyzePayload(
-                    organization_id=organization.pk,
-                    business_unit_id=None,
-                    user_id=None,
-                    start_date=start,
-                    trigger_reason=SCHEDULED_TRIGGER_REASON,
-                ),
-                unique_key=analysis_unique_key(organization.pk),
-                organization_id=organization.pk,
-            )
-        )
+    # A retry of this job enqueues again: the unique keys fold it into the analyses still queued.
+    jobs = [
+        pattern_analysis_enqueue(organization_id=organization_id, start=start, trigger_reason=TriggerReason.SCHEDULED)
+        for organization_id in selectors.organization_ids_with_detection_enabled()
+    ]
     return {
         "window_days": payload.window_days,
         "organizations": len(jobs),
@@ -112,7 +105,7 @@ def handle_shipment_status_update(payload: ShipmentStatusUpdatePayload, ctx: Job
     """Compose the status-change notice for the shipment's owner (the job's user).
 
     The notice itself reaches the owner through the job_succeeded signal, which the notifications app
-    turns into a notification; this handler only checks the shipment and words the message.
+    turns into a notification; this handler only checks that the shipment is still there.
     """
     shipment = (
         Shipment.objects.filter(pk=payload.shipment_id, organization_id=payload.organization_id)
@@ -123,12 +116,13 @@ def handle_shipment_status_update(payload: ShipmentStatusUpdatePayload, ctx: Job
         raise NonRetryableError(
             f"Shipment {payload.shipment_id} no longer exists in organization {payload.organization_id}."
         )
-    old, new = ShipmentStatus(payload.old_status).label, ShipmentStatus(payload.new_status).label
     return {
         "shipment_id": shipment.pk,
         "pro_number": shipment.pro_number,
         "old_status": payload.old_status,
         "new_status": payload.new_status,
         "current_status": shipment.status,
-        "message": f"Shipment {shipment.pro_number} changed from {old} to {new}.",
+        "message": shipment_status_notice(
+            shipment=shipment, old_status=payload.old_status, new_status=payload.new_status
+        ),
     }

@@ -1,4 +1,7 @@
-"""The confidence score of a recurring lane (SPEC §7): a pure function of the lane's figures."""
+"""The confidence score of a recurring lane: a pure function of its figures.
+
+How often, how recently and how regularly the lane ran, and for how much; see ``confidence_score``.
+"""
 
 from __future__ import annotations
 

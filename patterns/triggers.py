@@ -1,4 +1,8 @@
-"""Shipment triggers: which background jobs a committed shipment change asks for (SPEC §6).
+"""Shipment triggers: which background jobs a committed shipment change asks for.
+
+A new shipment, and a shipment that reaches Completed, ask for an analysis of its customer's lanes
+(run after a short delay; a request while one is still queued folds into it); any status change asks
+for a notice to the shipment's owner (``shipment:status_update``).
 
 Receivers in ``patterns.signals`` call ``shipment_saved``; bulk imports, which skip signals, call
 ``shipments_bulk_import``. Jobs go through ``trenova_jobs.enqueue``, so they are written in the
@@ -17,7 +21,7 @@ from datetime import timedelta
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from patterns.models import Shipment, ShipmentStatus
+from patterns.models import Shipment, ShipmentStatus, TriggerReason
 from patterns.services import pattern_analysis_enqueue
 from trenova_jobs import JobRecord, enqueue
 
@@ -28,7 +32,7 @@ CREATED_DELAY = timedelta(seconds=30)
 COMPLETED_DELAY = timedelta(seconds=60)
 
 
-def _customer_analysis_enqueue(*, shipment: Shipment, trigger_reason: str, delay: timedelta) -> JobRecord:
+def _customer_analysis_enqueue(*, shipment: Shipment, trigger_reason: TriggerReason, delay: timedelta) -> JobRecord:
     """One analysis of the shipment's customer over the last 60 days; merges with one already queued."""
     return pattern_analysis_enqueue(
         organization_id=shipment.organization_id,
@@ -58,7 +62,7 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
             jobs.append(
                 _customer_analysis_enqueue(
                     shipment=shipment,
-                    trigger_reason="shipment_created" if created else "shipment_completed",
+                    trigger_reason=TriggerReason.SHIPMENT_CREATED if created else TriggerReason.SHIPMENT_COMPLETED,
                     delay=CREATED_DELAY if created else COMPLETED_DELAY,
                 )
             )
@@ -112,7 +116,7 @@ def shipments_bulk_import(*, shipments: Iterable[Shipment], batch_size: int = 10
             if shipment.customer_id:
                 firsts.setdefault((shipment.organization_id, shipment.customer_id), shipment)
         jobs = [
-            _customer_analysis_enqueue(shipment=shipment, trigger_reason="bulk_import", delay=CREATED_DELAY)
+            _customer_analysis_enqueue(shipment=shipment, trigger_reason=TriggerReason.BULK_IMPORT, delay=CREATED_DELAY)
             for _, shipment in sorted(firsts.items(), key=lambda item: item[0])
         ]
     return BulkImportResult(shipments=len(rows), analysis_jobs=jobs)

@@ -1,13 +1,11 @@
-"""Asking for a pattern analysis in the background: the one way admin, API and commands enqueue it."""
+"""Asking for a pattern analysis in the background: the one way admin, API, commands, triggers and jobs enqueue it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from patterns.models import Membership
+from patterns.models import Membership, TriggerReason
 from trenova_jobs import JobRecord, enqueue
-
-MANUAL_TRIGGER_REASON = "manual"
 
 
 def analysis_unique_key(organization_id: int, customer_id: int | None = None) -> str:
@@ -29,7 +27,7 @@ def pattern_analysis_enqueue(
     start: datetime | None = None,
     end: datetime | None = None,
     min_frequency: int | None = None,
-    trigger_reason: str = MANUAL_TRIGGER_REASON,
+    trigger_reason: TriggerReason = TriggerReason.MANUAL,
     business_unit_id: int | None = None,
     delay: timedelta | None = None,
 ) -> JobRecord:

@@ -30,23 +30,29 @@ from django.utils import timezone
 
 from patterns import selectors
 from patterns.errors import AnalysisInputError
-from patterns.lanes import ROUTE_FIELDS, TYPE_FIELDS, LaneKey, lane_key, lane_key_fields
+from patterns.lanes import (
+    LANE_ROUTE,
+    NULLABLE_LANE_COLUMNS,
+    ROUTE_FIELDS,
+    TYPE_FIELDS,
+    LaneKey,
+    lane_key,
+    lane_key_fields,
+    lane_values,
+)
 from patterns.models import (
-    Customer,
+    MIN_FREQUENCY,
     DedicatedLaneSuggestion,
-    Location,
-    Organization,
     PatternConfig,
     Shipment,
     SuggestionStatus,
+    TriggerReason,
 )
 from patterns.scoring import confidence_score
 from patterns.services.suggestions import suggestions_expire
 
 # How many of a lane's shipment ids (the latest) its suggestion keeps as evidence.
 SHIPMENT_IDS_KEPT = 100
-# Trigger reasons of analyses a person asked for; they run even when the organization disabled detection.
-MANUAL_TRIGGER_REASONS = frozenset({"manual", "admin", "api", "command"})
 
 SKIP_ACTIVE_LANE = "active_lane"
 SKIP_PENDING_SUGGESTION = "pending_suggestion"
@@ -88,7 +94,7 @@ class AnalysisResult:
 
     organization_id: int
     customer_id: int | None
-    trigger_reason: str
+    trigger_reason: TriggerReason
     job_id: str | None
     window_start: datetime
     window_end: datetime
@@ -108,7 +114,7 @@ class AnalysisResult:
         return {
             "organization_id": self.organization_id,
             "customer_id": self.customer_id,
-            "trigger_reason": self.trigger_reason,
+            "trigger_reason": self.trigger_reason.value,
             "job_id": self.job_id,
             "disabled": self.disabled,
             "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
@@ -131,7 +137,7 @@ def analyze_patterns(
     start: datetime | None = None,
     end: datetime | None = None,
     min_frequency: int | None = None,
-    trigger_reason: str,
+    trigger_reason: TriggerReason,
     job_id: str | None = None,
     progress: Progress | None = None,
 ) -> AnalysisResult:
@@ -139,25 +145,25 @@ def analyze_patterns(
 
     Reads the organization's PatternConfig (defaults when it has none); ``min_frequency`` and the
     window (``start``/``end``; default: the configured number of days up to now) override it for this
-    run only. An organization with detection disabled is skipped unless ``trigger_reason`` is a manual
-    one. Idempotent: lanes already suggested (Pending), covered by an Active dedicated lane or rejected
-    within the cooldown are skipped, and a partial unique constraint stops concurrent runs from
-    creating the same Pending suggestion twice. Raises ``AnalysisInputError`` for bad arguments.
+    run only. An organization with detection disabled is skipped unless a person asked for the analysis
+    (``trigger_reason.is_manual``). Idempotent: lanes already suggested (Pending), covered by an Active
+    dedicated lane or rejected within the cooldown are skipped, and a partial unique constraint stops
+    concurrent runs from creating the same Pending suggestion twice. Raises ``AnalysisInputError`` for
+    bad arguments, an unknown trigger reason included.
     """
     started = time.monotonic()
     say = progress or (lambda message: None)
     now = timezone.now()
     config = _config_for(organization_id=organization_id, customer_id=customer_id)
     window_start, window_end = _window(config=config, start=start, end=end, now=now)
-    if min_frequency is not None and not (isinstance(min_frequency, int) and 1 <= min_frequency <= 100):
-        raise AnalysisInputError(f"min_frequency must be between 1 and 100; got {min_frequency!r}.")
-    if not trigger_reason:
-        raise AnalysisInputError("trigger_reason is required.")
+    if min_frequency is not None and min_frequency not in MIN_FREQUENCY:
+        raise AnalysisInputError(f"min_frequency must be {MIN_FREQUENCY.between()}; got {min_frequency!r}.")
+    reason = _trigger_reason(trigger_reason)
     exact = config.require_exact_match
     result = AnalysisResult(
         organization_id=organization_id,
         customer_id=customer_id,
-        trigger_reason=trigger_reason,
+        trigger_reason=reason,
         job_id=job_id,
         window_start=window_start,
         window_end=window_end,
@@ -166,7 +172,7 @@ def analyze_patterns(
         min_confidence_score=config.min_confidence_score,
         exact_match=exact,
     )
-    if not config.enabled and trigger_reason not in MANUAL_TRIGGER_REASONS:
+    if not config.enabled and not reason.is_manual:
         result.disabled = True
         say("Pattern detection is disabled for this organization; nothing to do.")
         return _finish(result, started)
@@ -190,10 +196,9 @@ def analyze_patterns(
     keys = [lane_key(group, exact=exact) for group, _ in scored]
     details = _lane_details(shipments, keys, exact=exact)
     lanes = [
-        _detected_lane(group, score, details[key])
+        lane
         for (group, score), key in zip(scored, keys, strict=True)
-        # A lane whose shipments were all deleted or canceled between the two queries is gone.
-        if details[key].business_unit_id is not None
+        if (lane := _detected_lane(group, score, details[key])) is not None
     ]
     lanes.sort(key=_rank)
     result.lanes_qualified = len(lanes)
@@ -213,12 +218,22 @@ def analyze_patterns(
 
 
 def _config_for(*, organization_id: int, customer_id: int | None) -> PatternConfig:
-    if not Organization.objects.filter(pk=organization_id).exists():
+    if selectors.organization_get(organization_id=organization_id) is None:
         raise AnalysisInputError(f"Organization {organization_id} does not exist.")
-    customers = Customer.objects.filter(pk=customer_id, organization_id=organization_id)
-    if customer_id is not None and not customers.exists():
+    if customer_id is not None and not selectors.customer_exists(
+        organization_id=organization_id, customer_id=customer_id
+    ):
         raise AnalysisInputError(f"Customer {customer_id} does not exist in organization {organization_id}.")
     return PatternConfig.for_organization(organization_id)
+
+
+def _trigger_reason(value: TriggerReason | str) -> TriggerReason:
+    try:
+        return TriggerReason(value)
+    except ValueError:
+        raise AnalysisInputError(
+            f"Unknown trigger reason {value!r}; expected one of {', '.join(TriggerReason.values)}."
+        ) from None
 
 
 def _window(
@@ -330,15 +345,12 @@ def _lane_details(shipments: QuerySet[Shipment], keys: list[LaneKey], *, exact: 
     return _lane_details_portable(shipments, keys, exact=exact)
 
 
-# GROUPING(service, shipment, tractor, trailer) of each grouping set: a bit is set for a column that is
-# not grouped, the first column being the most significant.
-_GROUPING_LANE = 0b1111
-_GROUPING_BY_TYPE = {
-    0b0111: "service_type_id",
-    0b1011: "shipment_type_id",
-    0b1101: "tractor_type_id",
-    0b1110: "trailer_type_id",
-}
+# GROUPING(<the type columns>) of each grouping set: a bit is set for a column that is not grouped, the
+# first column being the most significant. The lane's own set groups by none (all bits set, 0b1111);
+# the set of one type column clears that column's bit (service type: 0b0111, …, trailer type: 0b1110).
+_GROUPING_LANE = (1 << len(TYPE_FIELDS)) - 1
+_GROUPING_BY_TYPE = {_GROUPING_LANE ^ (1 << (len(TYPE_FIELDS) - 1 - i)): column for i, column in enumerate(TYPE_FIELDS)}
+_TYPE_COLUMNS = ", ".join(TYPE_FIELDS)
 
 
 def _lane_details_postgresql(
@@ -354,33 +366,30 @@ def _lane_details_postgresql(
     ]
     lane_columns = ", ".join(f"k_{name}" for name in key_fields)
     join = " AND ".join(
-        f"COALESCE(s.{name}, 0) = lane.k_{name}"
-        if name in ("tractor_type_id", "trailer_type_id")
-        else f"s.{name} = lane.k_{name}"
+        f"COALESCE(s.{name}, 0) = lane.k_{name}" if name in NULLABLE_LANE_COLUMNS else f"s.{name} = lane.k_{name}"
         for name in key_fields
     )
     unnest = ", ".join(["%s::int[]"] + ["%s::bigint[]"] * len(key_fields))
+    shipment_types = ", ".join(f"s.{name}" for name in TYPE_FIELDS)
+    type_sets = ", ".join(f"(lane_no, {name})" for name in TYPE_FIELDS)
     sql = f"""
         WITH s AS ({source_sql}),
         lane AS (SELECT * FROM unnest({unnest}) AS lane(lane_no, {lane_columns})),
         ranked AS (
             SELECT lane.lane_no, s.id, s.business_date, s.business_unit_id,
-                   s.service_type_id, s.shipment_type_id, s.tractor_type_id, s.trailer_type_id,
+                   {shipment_types},
                    row_number() OVER (PARTITION BY lane.lane_no ORDER BY s.business_date DESC, s.id DESC) AS recency
             FROM s JOIN lane ON {join}
         )
         SELECT lane_no,
-               GROUPING(service_type_id, shipment_type_id, tractor_type_id, trailer_type_id) AS grouping_id,
-               service_type_id, shipment_type_id, tractor_type_id, trailer_type_id,
+               GROUPING({_TYPE_COLUMNS}) AS grouping_id,
+               {_TYPE_COLUMNS},
                COUNT(*) AS shipments,
                MIN(recency) AS latest_rank,
                array_agg(id ORDER BY recency) FILTER (WHERE recency <= %s) AS recent_ids,
                MAX(business_unit_id) FILTER (WHERE recency = 1) AS latest_business_unit_id
         FROM ranked
-        GROUP BY GROUPING SETS (
-            (lane_no), (lane_no, service_type_id), (lane_no, shipment_type_id),
-            (lane_no, tractor_type_id), (lane_no, trailer_type_id)
-        )
+        GROUP BY GROUPING SETS ((lane_no), {type_sets})
     """
     details = {key: _Details() for key in keys}
     with connection.cursor() as cursor:
@@ -401,7 +410,7 @@ def _lane_details_portable(
 ) -> dict[LaneKey, _Details]:
     details = {key: _Details() for key in keys}
     seen: Counter[LaneKey] = Counter()
-    customers = sorted({key[0] for key in keys})
+    customers = sorted({customer_id for customer_id, *_ in keys if customer_id is not None})
     rows = (
         shipments.filter(customer_id__in=customers)
         .values("id", "business_unit_id", *ROUTE_FIELDS, *TYPE_FIELDS)
@@ -424,14 +433,18 @@ def _lane_details_portable(
     return details
 
 
-def _detected_lane(group: dict, score: Decimal, details: _Details) -> DetectedLane:
+def _detected_lane(group: dict[str, Any], score: Decimal, details: _Details) -> DetectedLane | None:
+    """The qualified lane, or None when its shipments were all deleted or canceled between the two queries."""
+    if details.business_unit_id is None:
+        return None
     total = group["total_freight"]
     rated = group["rated"]
+    # The route as grouped; each type the lane's own (exact matching) or its most common one. (Rows of
+    # shipments_for_analysis: customer, stops, service and shipment type are set.)
+    lane: dict[str, Any] = {column: group[column] for column in ROUTE_FIELDS}
+    lane.update({column: details.most_common(column) for column in TYPE_FIELDS})
     return DetectedLane(
-        customer_id=group["customer_id"],
-        origin_location_id=group["origin_location_id"],
-        destination_location_id=group["destination_location_id"],
-        **{column: details.most_common(column) for column in TYPE_FIELDS},
+        **lane,
         business_unit_id=details.business_unit_id,
         frequency=group["frequency"],
         first_shipment_date=group["first_date"],
@@ -447,7 +460,7 @@ def _money(value: Decimal | float | int) -> Decimal:
     return Decimal(str(value)).quantize(_MONEY)
 
 
-def _rank(lane: DetectedLane) -> tuple:
+def _rank(lane: DetectedLane) -> tuple[Any, ...]:
     """Best first: score, then frequency; then the most recent, then by key for a stable order."""
     return (
         -lane.confidence_score,
@@ -469,11 +482,17 @@ def _suggestions_create(
     organization_id, customer_id, exact = result.organization_id, result.customer_id, result.exact_match
     # Stale Pending rows would both hide nothing and still hold the partial unique constraint.
     suggestions_expire(organization_id=organization_id, now=now)
-    scope = {"organization_id": organization_id, "customer_id": customer_id, "exact": exact}
-    covered = selectors.active_lane_keys(**scope)
-    pending = selectors.open_suggestion_keys(**scope, now=now)
+    covered = selectors.active_lane_keys(organization_id=organization_id, customer_id=customer_id, exact=exact)
+    pending = selectors.open_suggestion_keys(
+        organization_id=organization_id, customer_id=customer_id, exact=exact, now=now
+    )
     rejected = (
-        selectors.rejected_suggestion_keys(**scope, since=now - timedelta(days=config.rejection_cooldown_days))
+        selectors.rejected_suggestion_keys(
+            organization_id=organization_id,
+            customer_id=customer_id,
+            exact=exact,
+            since=now - timedelta(days=config.rejection_cooldown_days),
+        )
         if config.rejection_cooldown_days
         else set()
     )
@@ -503,11 +522,7 @@ def _build_suggestions(
 ) -> list[DedicatedLaneSuggestion]:
     if not lanes:
         return []
-    customer_codes = dict(
-        Customer.objects.filter(pk__in={lane.customer_id for lane in lanes}).values_list("pk", "code")
-    )
-    location_ids = {lane.origin_location_id for lane in lanes} | {lane.destination_location_id for lane in lanes}
-    location_codes = dict(Location.objects.filter(pk__in=location_ids).values_list("pk", "code"))
+    codes = selectors.lane_codes(lanes=lanes, fields=LANE_ROUTE)
     taken = selectors.lane_names_taken(organization_id=result.organization_id)
     config_used = {
         "enabled": config.enabled,
@@ -524,9 +539,9 @@ def _build_suggestions(
     suggestions = []
     for lane in lanes:
         name = suggested_name(
-            origin=location_codes[lane.origin_location_id],
-            destination=location_codes[lane.destination_location_id],
-            customer=customer_codes[lane.customer_id],
+            origin=codes["origin_location"][lane.origin_location_id],
+            destination=codes["destination_location"][lane.destination_location_id],
+            customer=codes["customer"][lane.customer_id],
             taken=taken,
         )
         taken.add(name.lower())
@@ -535,13 +550,7 @@ def _build_suggestions(
                 organization_id=result.organization_id,
                 business_unit_id=lane.business_unit_id,
                 status=SuggestionStatus.PENDING,
-                customer_id=lane.customer_id,
-                origin_location_id=lane.origin_location_id,
-                destination_location_id=lane.destination_location_id,
-                service_type_id=lane.service_type_id,
-                shipment_type_id=lane.shipment_type_id,
-                tractor_type_id=lane.tractor_type_id,
-                trailer_type_id=lane.trailer_type_id,
+                **lane_values(lane),
                 confidence_score=lane.confidence_score,
                 frequency=lane.frequency,
                 average_freight_charge=lane.average_freight_charge,
@@ -554,7 +563,7 @@ def _build_suggestions(
                     "config": config_used,
                     "window": window,
                     "detected_at": now.isoformat(),
-                    "trigger_reason": result.trigger_reason,
+                    "trigger_reason": result.trigger_reason.value,
                     "job_id": result.job_id,
                 },
                 expires_at=expires_at,
@@ -601,7 +610,7 @@ def _insert(suggestions: list[DedicatedLaneSuggestion]) -> set[int]:
                 suggestion.save(force_insert=True)
         except IntegrityError:
             suggestion.pk = None
-            if not _pending_exists(suggestion):
+            if not selectors.pending_suggestion_exists(organization_id=suggestion.organization_id, lane=suggestion):
                 raise
             continue
         inserted.add(suggestion.pk)
@@ -610,10 +619,3 @@ def _insert(suggestions: list[DedicatedLaneSuggestion]) -> set[int]:
 
 def _insert_order(suggestion: DedicatedLaneSuggestion) -> tuple[int, ...]:
     return tuple(value or 0 for value in lane_key(suggestion, exact=True))
-
-
-def _pending_exists(suggestion: DedicatedLaneSuggestion) -> bool:
-    lane = {name: getattr(suggestion, name) for name in lane_key_fields(exact=True)}
-    return DedicatedLaneSuggestion.objects.filter(
-        organization_id=suggestion.organization_id, status=SuggestionStatus.PENDING, **lane
-    ).exists()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,15 +15,25 @@ from patterns.errors import (
     SuggestionStateError,
     SuggestionValidationError,
 )
-from patterns.models import DedicatedLane, DedicatedLaneSuggestion, SuggestionStatus, Worker
+from patterns.lanes import lane_values
+from patterns.models import (
+    LANE_NAME_MAX_LENGTH,
+    DedicatedLane,
+    DedicatedLaneStatus,
+    DedicatedLaneSuggestion,
+    SuggestionStatus,
+    Worker,
+)
 
-LANE_NAME_MAX_LENGTH = DedicatedLane._meta.get_field("name").max_length
+if TYPE_CHECKING:
+    # The model AUTH_USER_MODEL names (the default one), as django-stubs types the processed_by foreign key.
+    from django.contrib.auth.models import User
 
 
 def suggestion_accept(
     *,
     suggestion: DedicatedLaneSuggestion,
-    user: AbstractBaseUser,
+    user: User,
     name: str | None = None,
     primary_worker: Worker | None = None,
     secondary_worker: Worker | None = None,
@@ -55,14 +65,8 @@ def suggestion_accept(
             organization_id=locked.organization_id,
             business_unit_id=locked.business_unit_id,
             name=lane_name,
-            status=DedicatedLane.Status.ACTIVE,
-            customer_id=locked.customer_id,
-            origin_location_id=locked.origin_location_id,
-            destination_location_id=locked.destination_location_id,
-            service_type_id=locked.service_type_id,
-            shipment_type_id=locked.shipment_type_id,
-            tractor_type_id=locked.tractor_type_id,
-            trailer_type_id=locked.trailer_type_id,
+            status=DedicatedLaneStatus.ACTIVE,
+            **lane_values(locked),
             primary_worker=primary_worker,
             secondary_worker=secondary_worker,
             auto_assign=auto_assign,
@@ -85,9 +89,7 @@ def suggestion_accept(
     return lane
 
 
-def suggestion_reject(
-    *, suggestion: DedicatedLaneSuggestion, user: AbstractBaseUser, reason: str = ""
-) -> DedicatedLaneSuggestion:
+def suggestion_reject(*, suggestion: DedicatedLaneSuggestion, user: User, reason: str = "") -> DedicatedLaneSuggestion:
     """Reject a Pending suggestion, recording who, when and why. Raises ``SuggestionStateError`` otherwise.
 
     The lane is not suggested again until the organization's rejection cooldown has passed.
@@ -114,7 +116,7 @@ def suggestions_expire(*, organization_id: int | None = None, now: datetime | No
     return stale.update(status=SuggestionStatus.EXPIRED, updated_at=now)
 
 
-def _require_user(user: AbstractBaseUser | None) -> None:
+def _require_user(user: User | None) -> None:
     if user is None or getattr(user, "pk", None) is None:
         raise SuggestionValidationError("A saved user must accept or reject a suggestion.")
 
@@ -127,7 +129,7 @@ def _require_pending(suggestion: DedicatedLaneSuggestion) -> None:
 
 
 def _mark_processed(
-    suggestion: DedicatedLaneSuggestion, *, status: str, user: AbstractBaseUser, now: datetime, **fields: object
+    suggestion: DedicatedLaneSuggestion, *, status: str, user: User, now: datetime, **fields: object
 ) -> None:
     suggestion.status = status
     suggestion.processed_by = user

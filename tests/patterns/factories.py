@@ -15,7 +15,9 @@ from patterns.models import (
     BusinessUnit,
     Customer,
     DedicatedLane,
+    DedicatedLaneStatus,
     DedicatedLaneSuggestion,
+    EquipmentClass,
     EquipmentType,
     Location,
     Membership,
@@ -131,18 +133,18 @@ class EquipmentTypeFactory(DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     code = factory.Sequence(lambda n: f"EQ{n}")
-    equipment_class = EquipmentType.EquipmentClass.TRACTOR
+    equipment_class = EquipmentClass.TRACTOR
     description = factory.LazyAttribute(lambda o: f"{o.equipment_class} {o.code}")
 
 
 class TractorTypeFactory(EquipmentTypeFactory):
     code = factory.Sequence(lambda n: f"TRC{n}")
-    equipment_class = EquipmentType.EquipmentClass.TRACTOR
+    equipment_class = EquipmentClass.TRACTOR
 
 
 class TrailerTypeFactory(EquipmentTypeFactory):
     code = factory.Sequence(lambda n: f"TRL{n}")
-    equipment_class = EquipmentType.EquipmentClass.TRAILER
+    equipment_class = EquipmentClass.TRAILER
 
 
 class WorkerFactory(DjangoModelFactory):
@@ -207,7 +209,7 @@ class DedicatedLaneFactory(DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     business_unit = factory.SubFactory(BusinessUnitFactory, organization=SAME_ORG)
     name = factory.Sequence(lambda n: f"Lane {n}")
-    status = DedicatedLane.Status.ACTIVE
+    status = DedicatedLaneStatus.ACTIVE
     customer = factory.SubFactory(CustomerFactory, organization=SAME_ORG)
     origin_location = factory.SubFactory(LocationFactory, organization=SAME_ORG)
     destination_location = factory.SubFactory(LocationFactory, organization=SAME_ORG)
@@ -221,7 +223,7 @@ class DedicatedLaneFactory(DjangoModelFactory):
 
 
 class PatternConfigFactory(DjangoModelFactory):
-    """The SPEC §4 defaults, saved for one organization."""
+    """The default pattern configuration, saved for one organization."""
 
     class Meta:
         model = PatternConfig

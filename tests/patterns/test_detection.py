@@ -11,7 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patterns.errors import AnalysisInputError
-from patterns.models import DedicatedLane, DedicatedLaneSuggestion, PatternConfig, Shipment, SuggestionStatus
+from patterns.models import (
+    DedicatedLane,
+    DedicatedLaneSuggestion,
+    PatternConfig,
+    Shipment,
+    SuggestionStatus,
+    TriggerReason,
+)
 from patterns.services import analyze_patterns
 from patterns.services.detection import SHIPMENT_IDS_KEPT, suggested_name
 from tests.patterns import factories as f
@@ -202,6 +209,20 @@ def test_a_disabled_organization_is_analysed_only_on_request(data: LaneData) -> 
     assert not manual.disabled and manual.suggestions_created == 5
 
 
+@pytest.mark.parametrize("reason", ["scheduled", "shipment_created", "shipment_completed", "bulk_import"])
+def test_automatic_reasons_skip_a_disabled_organization(reason: str) -> None:
+    org = PatternConfig.objects.create(organization=f.OrganizationFactory(), enabled=False).organization
+    result = analyze_patterns(organization_id=org.pk, trigger_reason=TriggerReason(reason))
+    assert result.disabled and result.as_json()["trigger_reason"] == reason
+
+
+@pytest.mark.parametrize("reason", ["manual", "admin", "api", "command"])
+def test_a_person_asking_runs_even_when_detection_is_disabled(reason: str) -> None:
+    org = PatternConfig.objects.create(organization=f.OrganizationFactory(), enabled=False).organization
+    result = analyze_patterns(organization_id=org.pk, trigger_reason=TriggerReason(reason))
+    assert not result.disabled and result.as_json()["trigger_reason"] == reason
+
+
 def test_a_stale_pending_suggestion_is_expired_and_the_lane_suggested_again(data: LaneData) -> None:
     DedicatedLaneSuggestion.objects.filter(organization=data.org, status="Pending").update(
         expires_at=timezone.now() - timedelta(minutes=1)
@@ -344,13 +365,14 @@ def test_postgresql_and_portable_paths_agree(data: LaneData, monkeypatch: pytest
         ({"min_frequency": 101}, "min_frequency must be between 1 and 100"),
         ({"start": timezone.now().replace(tzinfo=None)}, "timezone-aware"),
         ({"start": timezone.now() + timedelta(days=1)}, "start must be before its end"),
+        ({"trigger_reason": "because"}, "Unknown trigger reason 'because'"),
     ],
 )
 def test_bad_arguments_are_clear_errors(kwargs: dict, message: str) -> None:
     org = f.OrganizationFactory()
-    kwargs = {"organization_id": org.pk, **kwargs}
+    kwargs = {"organization_id": org.pk, "trigger_reason": "manual", **kwargs}
     with pytest.raises(AnalysisInputError, match=message):
-        analyze_patterns(trigger_reason="manual", **kwargs)
+        analyze_patterns(**kwargs)
 
 
 def test_a_customer_of_another_organization_is_refused() -> None:

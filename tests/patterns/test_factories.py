@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from patterns.models import EquipmentType, Membership, PatternConfig
+from patterns.models import EquipmentClass, Membership, PatternConfig
 from tests.patterns import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -100,8 +100,8 @@ def test_shipment_factory_builds_a_planned_shipment_between_two_places() -> None
     assert shipment.origin_location_id != shipment.destination_location_id
     assert shipment.planned_delivery_at >= shipment.planned_pickup_at
     assert shipment.freight_charge_amount >= 0
-    assert shipment.tractor_type.equipment_class == EquipmentType.EquipmentClass.TRACTOR
-    assert shipment.trailer_type.equipment_class == EquipmentType.EquipmentClass.TRAILER
+    assert shipment.tractor_type.equipment_class == EquipmentClass.TRACTOR
+    assert shipment.trailer_type.equipment_class == EquipmentClass.TRAILER
 
 
 def test_shipment_factory_keeps_an_origin_passed_in_distinct_from_the_destination() -> None:
@@ -121,8 +121,8 @@ def test_lane_with_drivers_has_two_different_drivers_and_auto_assign() -> None:
 
 
 def test_tractor_and_trailer_factories_set_the_class() -> None:
-    assert f.TractorTypeFactory().equipment_class == EquipmentType.EquipmentClass.TRACTOR
-    assert f.TrailerTypeFactory().equipment_class == EquipmentType.EquipmentClass.TRAILER
+    assert f.TractorTypeFactory().equipment_class == EquipmentClass.TRACTOR
+    assert f.TrailerTypeFactory().equipment_class == EquipmentClass.TRAILER
 
 
 def test_user_factory_with_organization_creates_a_membership() -> None:

@@ -8,13 +8,17 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+import patterns.jobs
 from patterns.jobs import (
     PatternAnalyzePayload,
+    ShipmentStatusUpdatePayload,
     handle_pattern_analyze,
     handle_pattern_analyze_all,
     handle_pattern_expire_suggestions,
+    handle_shipment_status_update,
 )
-from patterns.models import DedicatedLaneSuggestion, PatternConfig, SuggestionStatus
+from patterns.models import DedicatedLaneSuggestion, PatternConfig, ShipmentStatus, SuggestionStatus, TriggerReason
+from patterns.services import pattern_analysis_enqueue
 from tests.conftest import wait_for
 from tests.patterns import factories as f
 from tests.patterns.lane_data import build_lane_data
@@ -56,6 +60,7 @@ def test_job_types_are_registered_on_their_queues() -> None:
         ({"min_frequency": 101}, "min_frequency"),
         ({"min_frequency": "5"}, "min_frequency"),
         ({"trigger_reason": ""}, "trigger_reason"),
+        ({"trigger_reason": "because"}, "trigger_reason"),
         ({"start_date": "2025-01-01T00:00:00"}, "time zone"),
         ({"start_date": timezone.now(), "end_date": timezone.now() - timedelta(days=1)}, "before end_date"),
         ({"surprise": 1}, "surprise"),
@@ -107,7 +112,7 @@ def test_analyze_handler_fails_without_retries_when_rows_are_gone(missing: str) 
 
 
 @pytest.mark.django_db
-def test_analyze_all_enqueues_one_analysis_per_enabled_organization() -> None:
+def test_analyze_all_enqueues_one_analysis_per_enabled_organization(monkeypatch: pytest.MonkeyPatch) -> None:
     enabled_default = f.OrganizationFactory()  # no configuration row: enabled
     enabled = f.PatternConfigFactory().organization
     disabled = PatternConfig.objects.create(organization=f.OrganizationFactory(), enabled=False).organization
@@ -125,9 +130,49 @@ def test_analyze_all_enqueues_one_analysis_per_enabled_organization() -> None:
         assert before - timedelta(days=30, seconds=1) <= start <= timezone.now() - timedelta(days=30)
     assert not JobRecord.objects.filter(organization_id=disabled.pk).exists()
 
+    # Through the one enqueuing service, so every analysis job is asked for the same way.
+    asked: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        patterns.jobs, "pattern_analysis_enqueue", lambda **kw: asked.append(kw) or pattern_analysis_enqueue(**kw)
+    )
     # Run again while those are still queued: folded into them by the unique keys.
     again = handle_pattern_analyze_all(registry_get("pattern:analyze_all").payload(), _ctx("pattern:analyze_all"))
     assert again["deduplicated"] == 2 and sorted(again["job_ids"]) == sorted(result["job_ids"])
+    assert sorted(kw["organization_id"] for kw in asked) == sorted([enabled_default.pk, enabled.pk])
+    assert {kw["trigger_reason"] for kw in asked} == {TriggerReason.SCHEDULED}
+
+
+@pytest.mark.django_db
+def test_status_update_handler_words_the_notice_with_the_status_labels() -> None:
+    shipment = f.ShipmentFactory(pro_number="PRO-1001", status=ShipmentStatus.COMPLETED)
+    payload = ShipmentStatusUpdatePayload(
+        shipment_id=shipment.pk,
+        organization_id=shipment.organization_id,
+        old_status=ShipmentStatus.IN_TRANSIT,
+        new_status=ShipmentStatus.COMPLETED,
+    )
+    result = handle_shipment_status_update(payload, _ctx("shipment:status_update"))
+    assert result == {
+        "shipment_id": shipment.pk,
+        "pro_number": "PRO-1001",
+        "old_status": ShipmentStatus.IN_TRANSIT,
+        "new_status": ShipmentStatus.COMPLETED,
+        "current_status": ShipmentStatus.COMPLETED,
+        "message": "Shipment PRO-1001 is now Completed (was In transit)",
+    }
+
+
+@pytest.mark.django_db
+def test_status_update_handler_refuses_a_shipment_of_another_organization() -> None:
+    shipment = f.ShipmentFactory()
+    payload = ShipmentStatusUpdatePayload(
+        shipment_id=shipment.pk,
+        organization_id=f.OrganizationFactory().pk,
+        old_status=ShipmentStatus.NEW,
+        new_status=ShipmentStatus.ASSIGNED,
+    )
+    with pytest.raises(NonRetryableError, match="no longer exists"):
+        handle_shipment_status_update(payload, _ctx("shipment:status_update"))
 
 
 @pytest.mark.django_db

@@ -11,7 +11,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from patterns.models import DedicatedLane, PatternConfig, Shipment
+from patterns.lanes import LANE_FIELDS
+from patterns.models import (
+    ANALYSIS_WINDOW_DAYS,
+    MIN_FREQUENCY,
+    Bounds,
+    DedicatedLane,
+    DedicatedLaneSuggestion,
+    LaneFields,
+    PatternConfig,
+    Shipment,
+    TriggerReason,
+)
 from tests.patterns.factories import (
     BusinessUnitFactory,
     CustomerFactory,
@@ -310,7 +321,8 @@ def test_membership_clean_rejects_business_unit_of_another_organization() -> Non
 
 # --- PatternConfig.for_organization ----------------------------------------------------------------
 
-SPEC_DEFAULTS = {
+# What an organization without a configuration row gets (the settings table in docs/architecture.md).
+DEFAULTS = {
     "enabled": True,
     "min_frequency": 3,
     "analysis_window_days": 90,
@@ -327,7 +339,7 @@ def test_for_organization_without_a_row_returns_unsaved_defaults() -> None:
     config = PatternConfig.for_organization(org.pk)
     assert config.pk is None
     assert config.organization_id == org.pk
-    assert {field: getattr(config, field) for field in SPEC_DEFAULTS} == SPEC_DEFAULTS
+    assert {field: getattr(config, field) for field in DEFAULTS} == DEFAULTS
     assert not PatternConfig.objects.exists()
 
 
@@ -340,10 +352,10 @@ def test_for_organization_returns_the_saved_row() -> None:
     assert config.min_frequency == 7
 
 
-def test_saved_defaults_equal_the_spec() -> None:
+def test_saved_defaults_equal_the_documented_ones() -> None:
     config = PatternConfig.objects.create(organization=OrganizationFactory())
     config.refresh_from_db()
-    assert {field: getattr(config, field) for field in SPEC_DEFAULTS} == SPEC_DEFAULTS
+    assert {field: getattr(config, field) for field in DEFAULTS} == DEFAULTS
 
 
 @pytest.mark.django_db
@@ -359,3 +371,49 @@ def test_related_rows_of_another_organization_are_refused_by_validation():
     with pytest.raises(ValidationError) as excinfo:
         lane.full_clean()
     assert "primary_worker" in excinfo.value.message_dict
+
+
+# --- The lane shape, trigger reasons and setting ranges --------------------------------------------
+
+
+def test_lanes_and_suggestions_share_the_lane_shape_each_in_its_own_words() -> None:
+    for model in (DedicatedLane, DedicatedLaneSuggestion):
+        assert issubclass(model, LaneFields)
+        for name in LANE_FIELDS:
+            field = model._meta.get_field(name)
+            assert field.null == (name in ("tractor_type", "trailer_type")), (model, name)
+            assert field.help_text, (model, name)
+    lane_texts = {name: DedicatedLane._meta.get_field(name).help_text for name in LANE_FIELDS}
+    suggestion_texts = {name: DedicatedLaneSuggestion._meta.get_field(name).help_text for name in LANE_FIELDS}
+    assert lane_texts["customer"] == "Customer served."
+    assert suggestion_texts["customer"] == "Customer whose shipments recur."
+    # Each customer keeps its own reverse accessors.
+    customer = CustomerFactory()
+    assert customer.dedicated_lanes.count() == 0 and customer.lane_suggestions.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("reason", "manual"),
+    [
+        ("manual", True),
+        ("admin", True),
+        ("api", True),
+        ("command", True),
+        ("scheduled", False),
+        ("shipment_created", False),
+        ("shipment_completed", False),
+        ("bulk_import", False),
+    ],
+)
+def test_trigger_reasons_tell_whether_a_person_asked(reason: str, manual: bool) -> None:
+    assert TriggerReason(reason).is_manual is manual
+    assert str(TriggerReason(reason)) == reason
+
+
+@pytest.mark.parametrize(
+    ("bounds", "inside", "outside"),
+    [(MIN_FREQUENCY, [1, 100], [0, 101, True, "5", None]), (ANALYSIS_WINDOW_DAYS, [1, 365], [0, 366])],
+)
+def test_bounds_are_inclusive_and_take_only_numbers(bounds: Bounds[int], inside: list, outside: list) -> None:
+    assert all(value in bounds for value in inside)
+    assert not any(value in bounds for value in outside)

@@ -1,4 +1,4 @@
-"""The confidence score: each component's constants and every boundary (SPEC §7)."""
+"""The confidence score: each component's constants and every boundary ."""
 
 from __future__ import annotations
 

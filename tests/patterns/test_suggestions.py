@@ -17,7 +17,7 @@ from patterns.errors import (
     SuggestionStateError,
     SuggestionValidationError,
 )
-from patterns.models import DedicatedLane, DedicatedLaneSuggestion, SuggestionStatus
+from patterns.models import DedicatedLane, DedicatedLaneStatus, DedicatedLaneSuggestion, SuggestionStatus
 from patterns.services import analyze_patterns, suggestion_accept, suggestion_reject, suggestions_expire
 from tests.patterns import factories as f
 from tests.patterns.lane_data import build_lane_data
@@ -115,7 +115,7 @@ class TestAccept:
         )
         user = f.UserFactory(organization=suggestion.organization)
         lane = suggestion_accept(suggestion=suggestion, user=user)
-        assert lane.pk and lane.status == DedicatedLane.Status.ACTIVE and lane.name == "CHI-DAL"
+        assert lane.pk and lane.status == DedicatedLaneStatus.ACTIVE and lane.name == "CHI-DAL"
         for name in (
             "organization_id",
             "business_unit_id",

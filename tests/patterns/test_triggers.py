@@ -1,4 +1,4 @@
-"""Shipment saves enqueue their jobs on commit, deduplicated, never failing the save (SPEC §6)."""
+"""Shipment saves enqueue their jobs on commit, deduplicated, never failing the save."""
 
 from __future__ import annotations
 
@@ -261,7 +261,7 @@ def test_status_update_job_runs_on_a_real_worker(redis_conn, start_worker):
 
     done = wait_for(lambda: finished(notice.id), timeout=30, message="the notice job")
     assert done.status == JobStatus.SUCCEEDED
-    assert done.result["message"] == "Shipment PRO-77 changed from New to In transit."
+    assert done.result["message"] == "Shipment PRO-77 is now In transit (was New)"
     failed = wait_for(lambda: finished(orphan.id), timeout=30, message="the orphan job")
     assert (failed.status, failed.attempts) == (JobStatus.FAILED, 1)  # non-retryable despite max_retries=5
     assert "no longer exists" in failed.error

@@ -18,14 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Model
 from django.utils import timezone
 
+from patterns import selectors
 from patterns.errors import AnalysisInputError
-from patterns.models import Customer, EquipmentType, Location, Organization, ServiceType, ShipmentType
+from patterns.lanes import LANE_TYPES, column
+from patterns.models import ANALYSIS_WINDOW_DAYS, MIN_FREQUENCY, TriggerReason
 from patterns.services import AnalysisResult, analyze_patterns
-
-TRIGGER_REASON = "command"
 
 
 class Command(BaseCommand):
@@ -34,23 +33,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", type=int, required=True, metavar="ID", help="Organization id.")
         parser.add_argument("--customer", type=int, metavar="ID", help="Only this customer (of the organization).")
-        parser.add_argument("--days", type=int, metavar="N", help="Look back N days (1–365; default: configured).")
-        parser.add_argument("--min-frequency", type=int, metavar="N", help="Shipments a lane needs (1–100).")
+        parser.add_argument(
+            "--days", type=int, metavar="N", help=f"Look back N days ({ANALYSIS_WINDOW_DAYS}; default: configured)."
+        )
+        parser.add_argument("--min-frequency", type=int, metavar="N", help=f"Shipments a lane needs ({MIN_FREQUENCY}).")
         parser.add_argument("--limit", type=int, default=50, metavar="N", help="Rows of the table (default 50).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = Organization.objects.filter(pk=options["org"]).first()
+        organization = selectors.organization_get(organization_id=options["org"])
         if organization is None:
             raise CommandError(f"Organization {options['org']} does not exist.")
         customer_id = options["customer"]
-        if customer_id is not None and not Customer.objects.filter(pk=customer_id, organization=organization).exists():
+        if customer_id is not None and not selectors.customer_exists(
+            organization_id=organization.pk, customer_id=customer_id
+        ):
             raise CommandError(f"Customer {customer_id} does not exist in organization {organization.pk}.")
         days = options["days"]
-        if days is not None and not 1 <= days <= 365:
-            raise CommandError("--days must be between 1 and 365.")
+        if days is not None and days not in ANALYSIS_WINDOW_DAYS:
+            raise CommandError(f"--days must be {ANALYSIS_WINDOW_DAYS.between()}.")
         min_frequency = options["min_frequency"]
-        if min_frequency is not None and not 1 <= min_frequency <= 100:
-            raise CommandError("--min-frequency must be between 1 and 100.")
+        if min_frequency is not None and min_frequency not in MIN_FREQUENCY:
+            raise CommandError(f"--min-frequency must be {MIN_FREQUENCY.between()}.")
         if options["limit"] < 0:
             raise CommandError("--limit cannot be negative.")
 
@@ -62,7 +65,7 @@ class Command(BaseCommand):
                 customer_id=customer_id,
                 start=timezone.now() - timedelta(days=days) if days else None,
                 min_frequency=min_frequency,
-                trigger_reason=TRIGGER_REASON,
+                trigger_reason=TriggerReason.COMMAND,
                 progress=lambda message: self.stdout.write(f"  … {message}"),
             )
         except AnalysisInputError as exc:
@@ -75,30 +78,19 @@ class Command(BaseCommand):
         if not lanes:
             self.stdout.write("No lane qualified.")
             return
-        stops = {lane.origin_location_id for lane in lanes} | {lane.destination_location_id for lane in lanes}
-        codes = _codes(
-            [
-                (Customer, {lane.customer_id for lane in lanes}),
-                (Location, stops),
-                (ServiceType, {lane.service_type_id for lane in lanes}),
-                (ShipmentType, {lane.shipment_type_id for lane in lanes}),
-                (EquipmentType, {lane.tractor_type_id for lane in lanes} | {lane.trailer_type_id for lane in lanes}),
-            ]
-        )
+        codes = selectors.lane_codes(lanes=lanes)
+
+        def code(name: str, pk: int | None) -> str:
+            return "-" if pk is None else codes[name][pk]
+
         header = ("#", "Customer", "Lane", "Types", "Shipments", "First", "Last", "Freight", "Score", "Outcome")
         rows = [
             (
                 str(rank),
-                codes[Customer][lane.customer_id],
-                f"{codes[Location][lane.origin_location_id]} → {codes[Location][lane.destination_location_id]}",
-                "/".join(
-                    [
-                        codes[ServiceType][lane.service_type_id],
-                        codes[ShipmentType][lane.shipment_type_id],
-                        codes[EquipmentType].get(lane.tractor_type_id, "-"),
-                        codes[EquipmentType].get(lane.trailer_type_id, "-"),
-                    ]
-                ),
+                code("customer", lane.customer_id),
+                f"{code('origin_location', lane.origin_location_id)} → "
+                f"{code('destination_location', lane.destination_location_id)}",
+                "/".join(code(name, getattr(lane, column(name))) for name in LANE_TYPES),
                 str(lane.frequency),
                 f"{lane.first_shipment_date:%Y-%m-%d}",
                 f"{lane.last_shipment_date:%Y-%m-%d}",
@@ -136,11 +128,3 @@ class Command(BaseCommand):
                 f"{result.window_end:%Y-%m-%d %H:%M} UTC."
             )
         )
-
-
-def _codes(wanted: list[tuple[type[Model], set[int | None]]]) -> dict[type[Model], dict[int, str]]:
-    """Codes by id for each model, one query per model."""
-    return {
-        model: dict(model._default_manager.filter(pk__in={i for i in ids if i}).values_list("pk", "code"))
-        for model, ids in wanted
-    }

@@ -4,7 +4,7 @@ Usage:
     manage.py demo_analyze              # last 120 days (the span seed_demo fills)
     manage.py demo_analyze --days 60
 
-Enqueues one ``pattern:analyze`` per demo organization (as an operator's "analyze now" would), starts
+Enqueues one ``pattern:analyze`` per demo organization (trigger reason "command"), starts
 ``manage.py rqworker --burst`` in a child process, waits for the jobs' records to finish, and prints each
 job's outcome and the organization's best Pending suggestions.
 """
@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from patterns.demo import DEMO_SLUG_PREFIX
-from patterns.models import Organization, SuggestionStatus
+from patterns.models import ANALYSIS_WINDOW_DAYS, Organization, SuggestionStatus, TriggerReason
 from patterns.selectors import suggestion_list
 from patterns.services import pattern_analysis_enqueue
 from trenova_jobs import JobRecord, redis_ping
@@ -34,12 +34,14 @@ class Command(BaseCommand):
     help = "Analyse the demo organizations through a real worker and print the suggestions found."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, default=120, help="Look back N days (1–365, default 120).")
+        parser.add_argument(
+            "--days", type=int, default=120, help=f"Look back N days ({ANALYSIS_WINDOW_DAYS}, default 120)."
+        )
         parser.add_argument("--top", type=int, default=8, help="Suggestions to show per organization.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not 1 <= options["days"] <= 365:
-            raise CommandError("--days must be between 1 and 365.")
+        if options["days"] not in ANALYSIS_WINDOW_DAYS:
+            raise CommandError(f"--days must be {ANALYSIS_WINDOW_DAYS.between()}.")
         organizations = list(Organization.objects.filter(slug__startswith=DEMO_SLUG_PREFIX).order_by("pk"))
         if not organizations:
             raise CommandError("No demo data: run `manage.py seed_demo` first.")
@@ -48,7 +50,7 @@ class Command(BaseCommand):
 
         start = timezone.now() - timedelta(days=options["days"])
         jobs = [
-            pattern_analysis_enqueue(organization_id=org.pk, start=start, trigger_reason="manual")
+            pattern_analysis_enqueue(organization_id=org.pk, start=start, trigger_reason=TriggerReason.COMMAND)
             for org in organizations
         ]
         for org, job in zip(organizations, jobs, strict=True):

@@ -1,0 +1,62 @@
+"""TMS domain models: tenants, master data, shipments, dedicated lanes, lane suggestions and pattern configuration.
+
+One module per part (see docs/architecture.md); everything is imported from here, ``patterns.models``.
+"""
+
+from patterns.models.base import TimeStampedModel
+from patterns.models.config import (
+    ANALYSIS_WINDOW_DAYS,
+    CONFIDENCE_SCORE,
+    MIN_FREQUENCY,
+    REJECTION_COOLDOWN_DAYS,
+    SUGGESTION_TTL_DAYS,
+    Bounds,
+    PatternConfig,
+    TriggerReason,
+)
+from patterns.models.lanes import LANE_NAME_MAX_LENGTH, DedicatedLane, DedicatedLaneStatus, LaneFields
+from patterns.models.master_data import (
+    CodedType,
+    Customer,
+    EquipmentClass,
+    EquipmentType,
+    Location,
+    ServiceType,
+    ShipmentType,
+    Worker,
+)
+from patterns.models.shipments import Shipment, ShipmentStatus
+from patterns.models.suggestions import DedicatedLaneSuggestion, SuggestionStatus
+from patterns.models.tenancy import BusinessUnit, Membership, Organization, OrganizationScopedModel
+
+__all__ = [
+    "ANALYSIS_WINDOW_DAYS",
+    "CONFIDENCE_SCORE",
+    "LANE_NAME_MAX_LENGTH",
+    "MIN_FREQUENCY",
+    "REJECTION_COOLDOWN_DAYS",
+    "SUGGESTION_TTL_DAYS",
+    "Bounds",
+    "BusinessUnit",
+    "CodedType",
+    "Customer",
+    "DedicatedLane",
+    "DedicatedLaneStatus",
+    "DedicatedLaneSuggestion",
+    "EquipmentClass",
+    "EquipmentType",
+    "LaneFields",
+    "Location",
+    "Membership",
+    "Organization",
+    "OrganizationScopedModel",
+    "PatternConfig",
+    "ServiceType",
+    "Shipment",
+    "ShipmentStatus",
+    "ShipmentType",
+    "SuggestionStatus",
+    "TimeStampedModel",
+    "TriggerReason",
+    "Worker",
+]
