@@ -15,7 +15,7 @@ analysis's own plus Django's import baseline, which is printed separately:
   * ours, re-run    — the same again, everything already suggested (detection without inserts);
   * naive at N/10   — load the window's rows into Python, group them in a dict, score, pick types.
 It prints a table, the growth from N/10 to N, the naive/ours ratio at N/10 (against the re-run, since
-the naive path creates nothing), and the SPEC targets at N (≤ 15 s and ≤ 300 MB).
+the naive path creates nothing), and the project's targets at N (≤ 15 s and ≤ 300 MB).
 Uses DATABASE_URL (default: the `trenova_bench` PostgreSQL database, created and migrated if missing).
 """
 

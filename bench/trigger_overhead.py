@@ -6,8 +6,9 @@ Each round times, in one process against PostgreSQL and Redis:
   * create   — N shipment creations spread over 10 customers (one analysis job per customer is written
                and pushed; the rest deduplicate into it), triggers connected vs disconnected;
   * status   — N status changes (each writes a `shipment:status_update` job and pushes it), vs disconnected.
-It prints the median milliseconds per save and the ratio with/without (SPEC target <= 1.3x), and, as a
-separate figure, how many analysis jobs 1 000 creations for one customer produce (target: 1).
+It prints the median milliseconds per save and the ratio with/without (target <= 1.3x; docs/decisions.md
+says why status changes miss it), and, as a separate figure, how many analysis jobs 1 000 creations for
+one customer produce (target: 1).
 Uses DATABASE_URL (default: the `trenova_bench` PostgreSQL database) and REDIS_URL (default db 13).
 """
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "enqueue": "trenova_jobs.enqueuing",
     "job_type": "trenova_jobs.registry",
+    "job_type_names": "trenova_jobs.registry",
     "JobContext": "trenova_jobs.registry",
     "JobPayload": "trenova_jobs.payloads",
     "EmptyPayload": "trenova_jobs.payloads",
@@ -48,6 +49,7 @@ __all__ = [
     "job_retry",
     "job_succeeded",
     "job_type",
+    "job_type_names",
     "redis_ping",
 ]
 
@@ -64,7 +66,7 @@ if TYPE_CHECKING:
     from trenova_jobs.models import JobRecord, JobStatus
     from trenova_jobs.outbox import redis_ping
     from trenova_jobs.payloads import EmptyPayload, JobPayload
-    from trenova_jobs.registry import JobContext, job_type
+    from trenova_jobs.registry import JobContext, job_type, job_type_names
     from trenova_jobs.signals import job_failed, job_succeeded
 
 

@@ -66,13 +66,15 @@ def enqueue(
         raise ValueError(f"unique_ttl must be a positive number of seconds; got {ttl!r}.")
 
     # Written as queued (or scheduled) already, so that the push after commit costs no second database
-    # write: only a failed push touches the row again (back to pending). See _push_committed().
+    # write: only a failed push touches the row again (back to pending). See outbox.push_after_commit().
     paused = push_paused()
     record = JobRecord(
         id=job_id_new(),
         job_type=job_type,
         queue=queue_name,
-        # While pushes are paused (Redis failed a moment ago) the record goes straight to the outbox.
+        # The record's creation (an INSERT), so its first status is set here; every later change of status is
+        # a transition in transitions.py. While pushes are paused (Redis failed a moment ago) the record
+        # goes straight to the outbox.
         status=initial_status(scheduled=scheduled_for is not None, paused=paused),
         enqueued_at=now,
         payload=payload_to_json(parsed),

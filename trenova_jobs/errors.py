@@ -1,5 +1,10 @@
 """Errors raised by the job service; the API and admin turn them into clean messages."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class JobError(Exception):
     """Base class for job-service errors that callers are expected to handle."""
@@ -12,7 +17,7 @@ class UnknownJobTypeError(JobError):
 class PayloadValidationError(JobError):
     """A payload does not match its job type's payload type; nothing was written."""
 
-    def __init__(self, job_type: str, errors: list[dict]) -> None:
+    def __init__(self, job_type: str, errors: Sequence[Mapping[str, Any]]) -> None:
         self.job_type = job_type
         self.errors = errors
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in errors)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 FAULT_PREFIX = "trenova:fault:"
 
@@ -24,7 +28,7 @@ class InjectedFault(RuntimeError):
     """Raised at a fault point configured as ``raise:<name>``."""
 
 
-def fault_point(name: str, connection=None) -> None:
+def fault_point(name: str, connection: Redis | None = None) -> None:
     wanted = getattr(settings, "TRENOVA_JOBS_FAULT_POINT", "")
     if not wanted:
         return

@@ -55,10 +55,13 @@ class DelayedHolds:
     def forget(self, key: str) -> None:
         self._holds.pop(key, None)
 
+    def clear(self) -> None:
+        self._holds = {}
+
 
 delayed_holds = DelayedHolds()
 
 
 def delayed_holds_clear() -> None:
     """Forget the remembered holds of this process (tests, and after deleting job records by hand)."""
-    delayed_holds.__init__()  # type: ignore[misc]
+    delayed_holds.clear()

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import WatchError
 
-logger = logging.getLogger("trenova_jobs")
+from trenova_jobs.logs import log_event
 
 WORKERS_KEY = "trenova:workers"
 RUNNING_PREFIX = "trenova:running:"
@@ -64,6 +65,26 @@ def worker_forget(connection: Redis, worker_name: str) -> None:
     connection.zrem(WORKERS_KEY, worker_name)
 
 
+def worker_forget_if_idle(connection: Redis, worker_name: str) -> bool:
+    """Forget a (dead) worker once its in-flight list is empty; True when it was forgotten.
+
+    The list is WATCHed until the worker leaves ``WORKERS_KEY``, so an id that lands in it meanwhile
+    keeps the worker known (and its list swept).
+    """
+    key = inflight_key(worker_name)
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.llen(key):
+                return False
+            pipe.multi()
+            pipe.zrem(WORKERS_KEY, worker_name)
+            pipe.execute()
+        except WatchError:
+            return False
+    return True
+
+
 def live_worker_names(connection: Redis, ttl: int) -> list[str]:
     return sorted(name.decode() for name in connection.eval(_ALIVE_SCRIPT, 1, WORKERS_KEY, ttl))
 
@@ -100,7 +121,7 @@ class Beat:
             try:
                 self._beat()
             except Exception:
-                logger.warning("event=beat_failed thread=%s", self._thread.name, exc_info=True)
+                log_event("beat_failed", logging.WARNING, thread=self._thread.name, exc_info=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -108,14 +129,14 @@ class Beat:
         try:
             self._on_stop()
         except Exception:  # shutting down: the beat expires by itself
-            logger.debug("event=beat_stop_failed thread=%s", self._thread.name)
+            log_event("beat_stop_failed", logging.DEBUG, thread=self._thread.name)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
                 self._beat()
             except Exception:
-                logger.warning("event=beat_failed thread=%s", self._thread.name, exc_info=True)
+                log_event("beat_failed", logging.WARNING, thread=self._thread.name, exc_info=True)
 
 
 def worker_beat_start(connection: Redis, worker_name: str, ttl: int) -> Beat:
@@ -157,7 +178,7 @@ def die_with_parent(parent_pid: int) -> None:
     Linux only (prctl); elsewhere recovery still waits for the horse's own beat to lapse.
     """
     if _libc is not None and _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        logger.warning("event=pdeathsig_failed errno=%s", ctypes.get_errno())
+        log_event("pdeathsig_failed", logging.WARNING, errno=ctypes.get_errno())
     if os.getppid() != parent_pid:
         # The parent died between fork and prctl: the kernel will not tell us any more.
         os._exit(1)

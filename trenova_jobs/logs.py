@@ -1,15 +1,18 @@
 """One log style for every job event: ``event=... job_id=... job_type=... queue=... attempt=...``.
 
 Each line also carries its fields as ``record.job`` (a dict), for structured log handlers. Events about a
-job use ``log_job``; events of a worker or a sweep with no record at hand use ``log_event``.
+job use ``log_job``; events of a worker or a sweep with no record at hand use ``log_event``. Every event
+the job framework logs goes through one of the two. Importing this module loads no model, so any module
+may use it, whenever it is imported.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trenova_jobs.models import JobRecord
+if TYPE_CHECKING:
+    from trenova_jobs.models import JobRecord
 
 logger = logging.getLogger("trenova_jobs")
 
@@ -26,6 +29,6 @@ def log_job(event: str, record: JobRecord, level: int = logging.INFO, **fields: 
     )
 
 
-def log_event(event: str, level: int = logging.INFO, *, exc_info: bool = False, **fields: Any) -> None:
+def log_event(event: str, level: int = logging.INFO, *, exc_info: bool | BaseException = False, **fields: Any) -> None:
     parts = {"event": event, **fields}
     logger.log(level, " ".join(f"{k}={v}" for k, v in parts.items()), extra={"job": parts}, exc_info=exc_info)

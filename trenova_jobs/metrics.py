@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from django.db.models import Count
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from trenova_jobs.models import ACTIVE_STATUSES, JobRecord
-from trenova_jobs.selectors import queue_stats_list, workers_alive
+from trenova_jobs.selectors import QueueStats, queue_stats_list, workers_alive
 from trenova_jobs.stats import DURATION_BUCKETS, stats_read
 
 
-class JobCollector:
+class JobCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._active()
         yield from self._redis()
@@ -82,7 +83,7 @@ class JobCollector:
         up.add_metric([], 1)
         yield up
 
-    def _queues(self, stats: list, alive: int) -> Iterator[Metric]:
+    def _queues(self, stats: list[QueueStats], alive: int) -> Iterator[Metric]:
         depth = GaugeMetricFamily("trenova_queue_depth", "Jobs waiting in each queue.", labels=["queue"])
         registries = GaugeMetricFamily(
             "trenova_queue_registry_jobs",

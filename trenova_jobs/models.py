@@ -109,9 +109,3 @@ class JobRecord(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None

@@ -19,20 +19,18 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from redis.client import Pipeline
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus as RqStatus
-from rq.registry import ScheduledJobRegistry
-from rq.results import Result
 
 from trenova_jobs.conf import setting_int
 from trenova_jobs.holds import delayed_holds
 from trenova_jobs.logs import log_event, log_job
 from trenova_jobs.models import WAITING_STATUSES, JobRecord, JobStatus
 from trenova_jobs.queues import backoff_intervals, push_connection, queue_get, redis_connection, rq_due_time
-from trenova_jobs.rq_compat import RUN_FUNCTION, job_enqueue_in, job_schedule_in
+from trenova_jobs.rq_compat import RUN_FUNCTION, job_delete_in, job_enqueue_in, job_push_unless_live, job_schedule_in
 from trenova_jobs.transitions import (
     record_attempt_failed,
     record_claim_for_push,
@@ -88,7 +86,7 @@ def push_after_commit(record: JobRecord) -> None:
         return
     try:
         connection = push_connection(record.queue)
-        if timezone.now() - record.enqueued_at < _UNCONTESTED_PUSH:
+        if record.enqueued_at is not None and timezone.now() - record.enqueued_at < _UNCONTESTED_PUSH:
             _rq_enqueue(record, scheduled=scheduled, connection=connection)
         elif not _rq_push_once(record, scheduled=scheduled, connection=connection):
             log_job("push_skipped", record, reason="pushed_by_dispatcher")
@@ -114,14 +112,6 @@ def record_push(record: JobRecord) -> bool:
 _PUSHED, _ALREADY_LIVE, _NOT_CLAIMED, _REDIS_DOWN = "pushed", "already_live", "not_claimed", "redis_down"
 
 
-# rq states in which a job will still run: pushing it again would run it twice.
-_RQ_LIVE_STATES = {"queued", "scheduled", "started", "deferred"}
-
-
-def _rq_live(state: bytes | None) -> bool:
-    return state is not None and state.decode() in _RQ_LIVE_STATES
-
-
 def _record_push(record: JobRecord) -> str:
     target = record_claim_for_push(record=record, now=timezone.now())
     if target is None:
@@ -143,30 +133,17 @@ def _record_push(record: JobRecord) -> str:
 def _rq_push_once(record: JobRecord, *, scheduled: bool, connection: Any = None) -> bool:
     """Push the record's job unless rq holds it live already; False when it does (or a racer pushed it).
 
-    Check and push are one Redis transaction (WATCH on the job key), so of two racing pushers exactly one
-    pushes. A finished or failed rq job of the same id (an earlier run, before job_retry) is replaced.
+    Check and push are one Redis transaction (``rq_compat.job_push_unless_live``), so of two racing pushers
+    exactly one pushes. A finished or failed rq job of the same id (an earlier run, before job_retry) is
+    replaced.
     """
     queue = queue_get(record.queue, connection=connection)
-    key = Job.key_for(record.id)
-    with queue.connection.pipeline() as pipe:
-        try:
-            pipe.watch(key)
-            state = pipe.hget(key, "status")
-            if _rq_live(state):
-                return False
-            old = rq_job_fetch(record) if state is not None else None
-            pipe.multi()
-            if old is not None:
-                _rq_job_delete_in(pipe, old, queue)
-            _rq_enqueue(record, scheduled=scheduled, pipeline=pipe, connection=connection)
-            pipe.execute()
-        except WatchError:
-            # A racer pushed it, or (redis-py says WatchError for this too) the connection dropped while
-            # watching: only a job that is live now counts as pushed.
-            if _rq_live(queue.connection.hget(key, "status")):
-                return False
-            raise RedisError(f"Push of {record.id} was interrupted; it stays pending.") from None
-    return True
+    return job_push_unless_live(
+        queue,
+        record.id,
+        old_job=lambda: rq_job_fetch(record),
+        push=lambda pipe: _rq_enqueue(record, scheduled=scheduled, pipeline=pipe, connection=connection),
+    )
 
 
 def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None = None, connection: Any = None) -> Job:
@@ -186,10 +163,12 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
         meta={"job_type": record.job_type},
         status=RqStatus.SCHEDULED if scheduled else RqStatus.QUEUED,
     )
-    due = rq_due_time(record.scheduled_for.timestamp()) if scheduled else None
-    if scheduled and pipeline is not None:
-        return job_schedule_in(queue, job, due, pipeline)
     if scheduled:
+        if record.scheduled_for is None:
+            raise ValueError(f"Job {record.id} is to be scheduled but has no due time.")
+        due = rq_due_time(record.scheduled_for.timestamp())
+        if pipeline is not None:
+            return job_schedule_in(queue, job, due, pipeline)
         return queue.schedule_job(job, due)
     if pipeline is not None:
         # Inside the caller's transaction: enqueue_job() would call MULTI a second time (its dependency
@@ -309,17 +288,8 @@ def rq_job_delete(record: JobRecord) -> None:
         return
     queue = queue_get(record.queue)
     with queue.connection.pipeline() as pipe:
-        _rq_job_delete_in(pipe, job, queue)
+        job_delete_in(pipe, job, queue)
         pipe.execute()
-
-
-def _rq_job_delete_in(pipe: Pipeline, job: Job, queue: Any) -> None:
-    # job.delete() cleans the registry its status names; a scheduled retry may say otherwise.
-    ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer).remove(
-        job, pipeline=pipe
-    )
-    job.delete(pipeline=pipe)
-    pipe.delete(Result.get_key(job.id))  # so the next run's latest_result() is its own
 
 
 def redis_ping() -> bool:

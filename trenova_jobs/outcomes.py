@@ -7,16 +7,27 @@ for attempts whose worker died before recording them.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TypedDict
 
 from rq.job import Job, JobStatus
 from rq.results import Result
 
 from trenova_jobs.models import JobRecord
 from trenova_jobs.rq_compat import job_failure_text
-from trenova_jobs.transitions import RUNNING_ONLY, record_attempt_failed, record_succeeded
+from trenova_jobs.transitions import RUNNING_ONLY, AttemptScope, record_attempt_failed, record_succeeded
 
 # Where a work horse leaves the outcome of a failed attempt, in the job's meta, for whoever records it.
 FAILURE_META = "trenova_failure"
+
+
+class AttemptFailure(TypedDict):
+    """A failed attempt as the worker leaves it under ``FAILURE_META`` (and in the horse's outcome file):
+    the keyword arguments ``record_attempt_failed`` takes besides the record and the attempt."""
+
+    error: str
+    traceback: str
+    will_retry: bool
+    retry_in: float
 
 
 def error_summary(exc_string: str) -> str:
@@ -32,7 +43,7 @@ def attempt_settle(job: Job, record: JobRecord, statuses: Collection[str] = RUNN
     one of ``statuses``, and only once: the worker that ran it and the reconciler may both try, and the
     first one wins.
     """
-    where = {"attempt": record.attempts, "statuses": statuses}
+    where: AttemptScope = {"attempt": record.attempts, "statuses": statuses}
     failure = job.meta.get(FAILURE_META)
     if failure is not None:
         return record_attempt_failed(record_id=record.id, **where, **failure) is not None

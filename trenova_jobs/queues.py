@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import django_rq
 from django.conf import settings
@@ -56,7 +57,8 @@ def connections_forget() -> None:
 
 
 def _queue_url(queue_name: str | None) -> str:
-    return settings.RQ_QUEUES[queue_name or next(iter(queue_weights()))]["URL"]
+    # A queue's config mixes strings and numbers, so its values type as object; "URL" is a string.
+    return cast(str, settings.RQ_QUEUES[queue_name or next(iter(queue_weights()))]["URL"])
 
 
 def weighted_order(names: Sequence[str], weights: Mapping[str, int], rng: random.Random) -> list[str]:

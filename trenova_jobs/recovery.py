@@ -17,6 +17,7 @@ once; record writes are conditional on status and attempt, so each outcome is wr
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -28,7 +29,7 @@ from redis.exceptions import WatchError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from trenova_jobs.liveness import (
     WORKERS_KEY,
@@ -36,6 +37,7 @@ from trenova_jobs.liveness import (
     horse_running,
     inflight_key,
     worker_alive,
+    worker_forget_if_idle,
 )
 from trenova_jobs.logs import log_event, log_job
 from trenova_jobs.models import JobRecord
@@ -43,10 +45,12 @@ from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.outcomes import attempt_settle
 from trenova_jobs.queues import queue_get
 from trenova_jobs.rq_compat import (
-    job_enqueue_in,
-    job_exc_info_set,
     job_fail_raw,
+    job_requeue_if_lost,
+    registry_entry_remove,
     requeue_unless_held,
+    scheduler_lock_release,
+    started_job_move,
 )
 from trenova_jobs.stats import worker_event_count
 from trenova_jobs.transitions import (
@@ -98,45 +102,27 @@ def dead_workers_recover(*, connection: Redis, queues: Iterable[Queue], ttl: int
                 done = _claimed(
                     connection,
                     job_id,
-                    lambda job_id=job_id, name=name: inflight_entry_settle(
-                        connection, job_id, dead_worker=name, queues=queue_list
-                    ),
+                    functools.partial(inflight_entry_settle, connection, job_id, dead_worker=name, queues=queue_list),
                 )
                 settled += bool(done)
             except Exception:
                 log_event("recover_failed", logging.ERROR, job_id=job_id, dead_worker=name, exc_info=True)
         _scheduler_locks_release(connection, name, queue_list)
-        _worker_forget_if_idle(connection, name, key)
+        _worker_forget_if_idle(connection, name)
     return settled
-
-
-# Delete a lock only if the dead worker still holds it (another worker may have taken it since).
-_RELEASE_IF_OWNER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def _scheduler_locks_release(connection: Redis, worker_name: str, queues: Iterable[Queue]) -> None:
     """Free the rq scheduler locks a dead worker held, so that a live worker's scheduler takes over now."""
     for queue in queues:
-        key = f"rq:scheduler-lock:{queue.name}"
-        if connection.eval(_RELEASE_IF_OWNER, 1, key, worker_name):
+        # Only if the dead worker still holds it (another worker may have taken it since).
+        if scheduler_lock_release(connection, queue.name, worker_name):
             log_event("scheduler_lock_released", logging.INFO, queue=queue.name, dead_worker=worker_name)
 
 
-def _worker_forget_if_idle(connection: Redis, name: str, key: str) -> None:
-    with connection.pipeline() as pipe:
-        try:
-            pipe.watch(key)
-            if pipe.llen(key):
-                return
-            pipe.multi()
-            pipe.zrem(WORKERS_KEY, name)
-            pipe.execute()
-            log_event("dead_worker_forgotten", logging.INFO, worker=name)
-        except WatchError:
-            return
+def _worker_forget_if_idle(connection: Redis, name: str) -> None:
+    if worker_forget_if_idle(connection, name):
+        log_event("dead_worker_forgotten", logging.INFO, worker=name)
 
 
 def inflight_entry_settle(connection: Redis, job_id: str, *, dead_worker: str, queues: Iterable[Queue]) -> bool:
@@ -260,7 +246,7 @@ def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry, 
     try:
         job = Job.fetch(job_id, connection=connection, serializer=queue.serializer)
     except NoSuchJobError:
-        registry.remove(job_id)  # a registry entry without its job: nothing to run
+        registry_entry_remove(registry, job_id)  # a registry entry without its job: nothing to run
         return False
     except Exception as exc:
         # Unparsable (a bad date, say): rq's own clean-up would raise on it at every pass. Remove it.
@@ -272,7 +258,7 @@ def _abandoned_recover(job_id: str, queue: Queue, registry: StartedJobRegistry, 
             job_id=job_id[:80],
             error=type(exc).__name__,
         )
-        connection.zrem(registry.key, job_id)
+        registry_entry_remove(registry, job_id)
         _unreadable_fail(connection, job_id, queue, exc, event="bad_entry_removed", inflight=None)
         return False
     if not _worker_gone(connection, job.worker_name, job_id, ttl):
@@ -311,32 +297,15 @@ def _recover(job: Job, queue: Queue, registry: StartedJobRegistry, attempt: int 
     will_retry = bool(job.retries_left and job.retries_left > 0)
     error = f"Worker {dead_worker} died while running this job (abandoned)."
     before = JobRecord.objects.filter(pk=job.id).values_list("status", "attempts").first()
-    with queue.connection.pipeline() as pipe:
-        pipe.watch(job.key)
-        status, worker = pipe.hmget(job.key, ["status", "worker_name"])
-        if status != JobStatus.STARTED.value.encode() or (worker or b"").decode() != (dead_worker or ""):
-            return False
-        pipe.multi()
-        registry.remove(job, pipeline=pipe)
-        if will_retry:
-            # No backoff: the handler did not fail, its process vanished; run it again now.
-            job.retries_left -= 1
-            # What rq's own Job.retry() calls: enqueue inside our transaction, skipping dependency checks
-            # (enqueue_job() would open a second transaction on the pipeline).
-            job_enqueue_in(queue, job, pipe)
-        else:
-            job.set_status(JobStatus.FAILED, pipeline=pipe)
-            job_exc_info_set(job, error)
-            job.save(pipeline=pipe, include_meta=False)
-            FailedJobRegistry(queue.name, queue.connection, serializer=queue.serializer).add(
-                job, job.failure_ttl, exc_string=error, pipeline=pipe
-            )
-        try:
-            pipe.execute()
-        except WatchError:
-            # Moved between our check and our move (or the connection dropped): the next sweep looks again.
-            log_event("recover_raced", logging.WARNING, job_id=job.id, queue=queue.name)
-            return False
+    try:
+        # Re-queued with no backoff: the handler did not fail, its process vanished; run it again now.
+        moved = started_job_move(queue, job, registry, worker_name=dead_worker, requeue=will_retry, error=error)
+    except WatchError:
+        # Moved between our check and our move (or the connection dropped): the next sweep looks again.
+        log_event("recover_raced", logging.WARNING, job_id=job.id, queue=queue.name)
+        return False
+    if not moved:
+        return False
     log_event(
         "recovered", logging.WARNING, job_id=job.id, queue=queue.name, dead_worker=dead_worker, requeued=will_retry
     )
@@ -442,20 +411,9 @@ def _held_in_flight(connection: Redis, job_id: str) -> bool:
 
 
 def _requeue_lost(record: JobRecord, job: Job, queue: Queue) -> bool:
-    state = job.get_status(refresh=False)
     inflight_keys = [inflight_key(name) for name in _all_worker_names(queue.connection)]
-    with queue.connection.pipeline() as pipe:
-        pipe.watch(job.key, queue.key, *inflight_keys)
-        if pipe.hget(job.key, "status") != state.encode() or pipe.lpos(queue.key, job.id) is not None:
-            return False
-        if any(pipe.lpos(key, job.id) is not None for key in inflight_keys):
-            return False
-        pipe.multi()
-        job_enqueue_in(queue, job, pipe)
-        try:
-            pipe.execute()
-        except WatchError:
-            return False
+    if not job_requeue_if_lost(queue, job, held_in=inflight_keys):
+        return False
     if record.status == RecordStatus.RUNNING:
         error = "The worker that dequeued this job died before starting it; the job was queued again."
         record_attempt_failed(record_id=record.id, error=error, will_retry=True, attempt=record.attempts)

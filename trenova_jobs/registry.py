@@ -33,10 +33,6 @@ class JobContext:
     business_unit_id: int | None
     user_id: int | None
 
-    @property
-    def is_last_attempt(self) -> bool:
-        return self.attempt > self.max_retries
-
 
 Handler = Callable[[Any, JobContext], Any]
 
@@ -105,5 +101,6 @@ def registry_get(name: str) -> JobType:
         raise UnknownJobTypeError(f"Unknown job type {name!r}. Registered types: {known}.") from None
 
 
-def registry_all() -> list[JobType]:
-    return [_registry[name] for name in sorted(_registry)]
+def job_type_names() -> list[str]:
+    """The names of every registered job type, sorted (e.g. to check each has a notification config)."""
+    return sorted(_registry)

@@ -1,5 +1,8 @@
 """Where trenova reaches below rq's public API: each shim here has a test, so an rq upgrade touches one file.
 
+No other module uses an rq underscore attribute or writes rq's keys by hand (a registry ZADD or ZREM, a
+WATCH/MULTI transaction over rq's job hash, queue and registries): they call a function here.
+
 - ``code_from_redis_refuse()``: rq imports whatever dotted name a job hash holds (``func_name`` and the
   three callback names) — when a worker runs it, and when registry clean-up, which dashboards and
   ``count`` trigger, fires failure callbacks of expired jobs. Patched once per process so that rq can
@@ -9,24 +12,33 @@
   queue or registry; rq's own LMOVE into its intermediate queue works for one queue only).
 - ``job_fail_raw()``: fail a job without parsing it with rq (its hash may be malformed).
 - ``job_enqueue_in()`` / ``job_schedule_in()``: rq's enqueue and schedule inside a caller's MULTI.
-- ``ParentBoundScheduler``: rq's scheduler child, bound to its worker (lock owner, death with its parent).
+- ``job_push_unless_live()``, ``started_job_move()``, ``job_requeue_if_lost()``, ``job_requeue_front()``:
+  the transactions that move a job between rq's queue and registries only if nobody moved it first.
+- ``CompatWorker``: rq's ``Worker`` with the private state trenova's worker reads and writes behind
+  named members, and ``ParentBoundScheduler``: rq's scheduler child, bound to its worker (lock owner,
+  death with its parent).
 """
 
 from __future__ import annotations
 
 import calendar
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import rq.job
 from redis import Redis
 from redis.client import Pipeline
-from rq import Queue
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
+from redis.exceptions import RedisError, WatchError
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.results import Result
 from rq.scheduler import RQScheduler
 from rq.utils import import_attribute as _rq_import_attribute
+from rq.utils import utcnow
+from rq.worker_registration import register as worker_registry_add
 
 from trenova_jobs.liveness import die_with_parent
 
@@ -55,7 +67,8 @@ def _func(self: Job) -> Any:
 
 def code_from_redis_refuse() -> None:
     """Install the import guard in rq (idempotent). Called from the app's ``ready()``."""
-    rq.job.import_attribute = _import_allowed  # type: ignore[attr-defined]
+    rq.job.import_attribute = _import_allowed
+    # rq's Job.func is a property; replacing it on the class is what mypy cannot follow.
     Job.func = property(_func)  # type: ignore[method-assign,assignment]
 
 
@@ -160,6 +173,129 @@ def job_schedule_in(queue: Queue, job: Job, due: datetime, pipeline: Pipeline) -
     return job
 
 
+def job_delete_in(pipeline: Pipeline, job: Job, queue: Queue) -> None:
+    """Delete a job, its results and its scheduled-registry entry inside the caller's transaction."""
+    # job.delete() cleans the registry its status names; a scheduled retry may say otherwise.
+    ScheduledJobRegistry(queue.name, connection=queue.connection, serializer=queue.serializer).remove(
+        job, pipeline=pipeline
+    )
+    job.delete(pipeline=pipeline)
+    pipeline.delete(Result.get_key(job.id))  # so the next run's latest_result() is its own
+
+
+# rq states in which a job will still run: pushing it again would run it twice.
+RQ_LIVE_STATES = frozenset({"queued", "scheduled", "started", "deferred"})
+
+
+def _rq_live(state: bytes | None) -> bool:
+    return state is not None and state.decode() in RQ_LIVE_STATES
+
+
+def job_push_unless_live(
+    queue: Queue, job_id: str, *, old_job: Callable[[], Job | None], push: Callable[[Pipeline], object]
+) -> bool:
+    """Run ``push`` (which writes the job into the pipeline it is given) unless rq holds ``job_id`` live
+    already; False when it does (or a racer pushed it).
+
+    Check and push are one Redis transaction (WATCH on the job key), so of two racing pushers exactly one
+    pushes. A finished or failed rq job of the same id (``old_job()``, an earlier run) is deleted in the
+    same transaction. Raises ``RedisError`` when the transaction was interrupted and the job is not live.
+    """
+    key = Job.key_for(job_id)
+    with queue.connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            state = pipe.hget(key, "status")
+            if _rq_live(state):
+                return False
+            old = old_job() if state is not None else None
+            pipe.multi()
+            if old is not None:
+                job_delete_in(pipe, old, queue)
+            push(pipe)
+            pipe.execute()
+        except WatchError:
+            # A racer pushed it, or (redis-py says WatchError for this too) the connection dropped while
+            # watching: only a job that is live now counts as pushed.
+            if _rq_live(queue.connection.hget(key, "status")):
+                return False
+            raise RedisError(f"Push of {job_id} was interrupted; it stays pending.") from None
+    return True
+
+
+def started_job_move(
+    queue: Queue, job: Job, registry: StartedJobRegistry, *, worker_name: str | None, requeue: bool, error: str
+) -> bool:
+    """Take a started job out of ``registry`` and queue it again (one retry used up) or fail it with
+    ``error``; False, moving nothing, unless it is still ``started`` by ``worker_name``.
+
+    Check and move are one transaction (WATCH on the job's hash): raises ``WatchError`` when the job
+    changed between the two (or the connection dropped), and nothing was moved.
+    """
+    with queue.connection.pipeline() as pipe:
+        pipe.watch(job.key)
+        status, worker = pipe.hmget(job.key, ["status", "worker_name"])
+        if status != JobStatus.STARTED.value.encode() or (worker or b"").decode() != (worker_name or ""):
+            return False
+        pipe.multi()
+        registry.remove(job, pipeline=pipe)
+        if requeue:
+            job.retries_left = (job.retries_left or 0) - 1
+            # What rq's own Job.retry() calls: enqueue inside our transaction, skipping dependency checks
+            # (enqueue_job() would open a second transaction on the pipeline).
+            job_enqueue_in(queue, job, pipe)
+        else:
+            job.set_status(JobStatus.FAILED, pipeline=pipe)
+            job_exc_info_set(job, error)
+            job.save(pipeline=pipe, include_meta=False)
+            FailedJobRegistry(queue.name, queue.connection, serializer=queue.serializer).add(
+                job, job.failure_ttl, exc_string=error, pipeline=pipe
+            )
+        pipe.execute()
+    return True
+
+
+def job_requeue_if_lost(queue: Queue, job: Job, *, held_in: list[str]) -> bool:
+    """Push ``job`` back onto its queue if it is lost: its status still the one this copy holds, and its id
+    neither in the queue nor in any list of ``held_in``. All of them are WATCHed until the push commits;
+    False when the job is not lost, or moved meanwhile."""
+    state = job.get_status(refresh=False)
+    with queue.connection.pipeline() as pipe:
+        pipe.watch(job.key, queue.key, *held_in)
+        if pipe.hget(job.key, "status") != state.encode() or pipe.lpos(queue.key, job.id) is not None:
+            return False
+        if any(pipe.lpos(key, job.id) is not None for key in held_in):
+            return False
+        pipe.multi()
+        job_enqueue_in(queue, job, pipe)
+        try:
+            pipe.execute()
+        except WatchError:
+            return False
+    return True
+
+
+def job_requeue_front(connection: Redis, queue: Queue, job: Job, *, inflight: str) -> None:
+    """Put ``job`` back at the front of its queue, out of every registry and out of ``inflight``, in one
+    transaction, whatever rq managed to write meanwhile.
+
+    Saved from this process's copy, as dequeued: retries_left as it was, the hash back if Redis lost it.
+    """
+    with connection.pipeline() as pipe:
+        pipe.multi()
+        queue.scheduled_job_registry.remove(job, pipeline=pipe)
+        queue.failed_job_registry.remove(job, pipeline=pipe)
+        queue.started_job_registry.remove(job, pipeline=pipe)
+        job_enqueue_in(queue, job, pipe, at_front=True)
+        pipe.lrem(inflight, 1, job.id)
+        pipe.execute()
+
+
+def registry_entry_remove(registry: BaseRegistry, job_id: str) -> None:
+    """Take ``job_id`` out of ``registry`` without loading its job (it may be gone, or unparsable)."""
+    registry.connection.zrem(registry.key, job_id)
+
+
 def job_result(job: Job) -> Any:
     """The return value rq holds in memory for a job the horse just ran."""
     return job._result
@@ -175,7 +311,8 @@ def job_failure_text(job: Job) -> str:
 
 
 def job_exc_info_set(job: Job, text: str) -> None:
-    job._exc_info = text
+    # rq initialises the attribute to None with no annotation, so its inferred type is None.
+    job._exc_info = text  # type: ignore[assignment]
 
 
 def worker_stopped_job_id(worker: Any) -> str | None:
@@ -203,7 +340,8 @@ class ParentBoundScheduler(RQScheduler):
         }
         self._scheduled_job_registries = []
         self._acquired_locks = self._acquired_locks.union(acquired)
-        self.lock_acquisition_time = datetime.now()
+        # rq initialises it to None with no annotation, so its inferred type is None.
+        self.lock_acquisition_time = datetime.now()  # type: ignore[assignment]
         if self._acquired_locks and auto_start and (not self._process or not self._process.is_alive()):
             self.start()
         return acquired
@@ -220,3 +358,76 @@ class ParentBoundScheduler(RQScheduler):
     def work(self) -> None:
         die_with_parent(self._parent_pid)
         super().work()
+
+
+# Delete a lock only if the dead worker still holds it (another worker may have taken it since).
+_RELEASE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def scheduler_lock_release(connection: Redis, queue_name: str, owner: str) -> bool:
+    """Free the rq scheduler lock of ``queue_name`` if ``owner`` (a ``ParentBoundScheduler``'s worker)
+    still holds it; True when it was released."""
+    return bool(connection.eval(_RELEASE_IF_OWNER, 1, RQScheduler.get_locking_key(queue_name), owner))
+
+
+class CompatWorker(Worker):
+    """rq's ``Worker`` with the private state trenova's worker uses behind named members, and
+    ``ParentBoundScheduler`` as its scheduler."""
+
+    scheduler: ParentBoundScheduler | None
+
+    @property
+    def stop_requested(self) -> bool:
+        """A warm stop was asked for while a job ran: the work loop ends once it is settled."""
+        return self._stop_requested
+
+    @property
+    def ordered_queues(self) -> list[Queue]:
+        """The queues in the order the next dequeue tries them."""
+        return self._ordered_queues
+
+    @ordered_queues.setter
+    def ordered_queues(self, queues: list[Queue]) -> None:
+        self._ordered_queues = queues
+
+    def signal_handlers_install(self) -> None:
+        """rq's SIGINT/SIGTERM handlers: a first signal asks for a warm stop, a second one a cold stop."""
+        self._install_signal_handlers()
+
+    def horse_mark(self) -> None:
+        """This process is the work horse from now on (``is_horse``)."""
+        self._is_horse = True
+
+    def registration_restore(self) -> None:
+        """Register this worker again after Redis lost its data (a restart without persistence): back in
+        rq's set of workers, its hash saying when it started and which queues it serves."""
+        worker_registry_add(self)
+        self.connection.hset(self.key, mapping={"birth": utcnow().isoformat(), "queues": ",".join(self.queue_names())})
+
+    def horse_pid_clear(self) -> None:
+        """The horse has been waited for: there is none any more."""
+        self._horse_pid = 0
+
+    def scheduler_start(self, burst: bool = False, logging_level: str = "INFO") -> None:
+        """Take the queues' scheduler locks and run the scheduler child (in burst mode: enqueue what is due
+        once, then let the locks go)."""
+        self.scheduler = ParentBoundScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level,
+            serializer=self.serializer,
+            owner=self.name,
+        )
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                self.scheduler.enqueue_scheduled_jobs()
+                self.scheduler.release_locks()
+            else:
+                self.scheduler.start()
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str = "INFO", *args: Any, **kwargs: Any) -> None:
+        self.scheduler_start(burst, logging_level)

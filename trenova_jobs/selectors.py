@@ -11,9 +11,8 @@ from redis.exceptions import RedisError
 
 from trenova_jobs.conf import queue_weights, setting_int
 from trenova_jobs.liveness import live_worker_names
+from trenova_jobs.logs import log_event
 from trenova_jobs.queues import queue_get, redis_connection
-
-logger = logging.getLogger("trenova_jobs")
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def health_check() -> Health:
     except DatabaseError as exc:
         database = False
         errors["database"] = str(exc)[:200]
-        logger.warning("event=health_database_down error=%s", errors["database"])
+        log_event("health_database_down", logging.WARNING, error=errors["database"])
     redis_ok, workers = True, 0
     try:
         redis_connection().ping()
@@ -83,5 +82,5 @@ def health_check() -> Health:
     except RedisError as exc:
         redis_ok = False
         errors["redis"] = str(exc)[:200]
-        logger.warning("event=health_redis_down error=%s", errors["redis"])
+        log_event("health_redis_down", logging.WARNING, error=errors["redis"])
     return Health(database=database, redis=redis_ok, workers=workers, errors=errors)

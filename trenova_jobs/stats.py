@@ -12,10 +12,14 @@ import bisect
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-logger = logging.getLogger("trenova_jobs")
+from trenova_jobs.logs import log_event
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 OUTCOMES_KEY = "trenova:stats:outcomes"  # "<job_type>|<outcome>" -> n
 DURATIONS_KEY = "trenova:stats:durations"  # "<job_type>|<bucket index>", "|sum", "|count"
@@ -23,7 +27,7 @@ EVENTS_KEY = "trenova:stats:events"  # worker events: "job_refused", "bad_entry_
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 
 
-def _connection():
+def _connection() -> Redis:
     from trenova_jobs.queues import redis_connection
 
     return redis_connection()
@@ -40,14 +44,14 @@ def outcome_count(job_type: str, outcome: str, *, duration: float | None = None)
                 pipe.hincrbyfloat(DURATIONS_KEY, f"{job_type}|sum", duration)
             pipe.execute()
     except RedisError:
-        logger.warning("event=stats_write_failed job_type=%s outcome=%s", job_type, outcome)
+        log_event("stats_write_failed", logging.WARNING, job_type=job_type, outcome=outcome)
 
 
-def worker_event_count(event: str, connection=None) -> None:
+def worker_event_count(event: str, connection: Redis | None = None) -> None:
     try:
         (connection or _connection()).hincrby(EVENTS_KEY, event, 1)
     except RedisError:
-        logger.warning("event=stats_write_failed worker_event=%s", event)
+        log_event("stats_write_failed", logging.WARNING, worker_event=event)
 
 
 @dataclass

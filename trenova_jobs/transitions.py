@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
@@ -21,7 +21,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from trenova_jobs.logs import log_job, logger
+from trenova_jobs.logs import log_job
 from trenova_jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, WAITING_STATUSES, JobRecord, JobStatus
 from trenova_jobs.signals import job_failed, job_succeeded
 from trenova_jobs.stats import outcome_count
@@ -46,6 +46,16 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "cancelled": (CANCELLABLE, JobStatus.CANCELLED),
     "retried": (RETRYABLE, JobStatus.PENDING),
 }
+
+
+class AttemptScope(TypedDict):
+    """Which attempt an outcome is written for: ``attempt`` (None: the current one), while the record is in
+    one of ``statuses``. Passed on as keyword arguments of ``record_succeeded``/``record_attempt_failed``."""
+
+    attempt: int | None
+    statuses: Collection[str]
+
+
 # Going back to the outbox clears what the push set: one set of fields, wherever it happens.
 _TO_OUTBOX_FIELDS = {"status": JobStatus.PENDING, "enqueued_at": None}
 
@@ -263,11 +273,12 @@ def _announce(signal: Signal, record: JobRecord) -> None:
     """Send an outcome signal to every receiver; one failing receiver must not silence the others."""
     for receiver, response in signal.send_robust(sender=JobRecord, record=record):
         if isinstance(response, Exception):
-            logger.error(
-                "event=receiver_failed job_id=%s receiver=%s error=%r",
-                record.id,
-                getattr(receiver, "__qualname__", receiver),
-                response,
+            log_job(
+                "receiver_failed",
+                record,
+                logging.ERROR,
+                receiver=getattr(receiver, "__qualname__", receiver),
+                error=repr(response),
                 exc_info=response,
             )
 

@@ -30,7 +30,7 @@ import random
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from django.db import DatabaseError, close_old_connections, connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Worker
+from rq import Queue
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import DequeueTimeout
 from rq.job import Job, JobStatus
@@ -48,7 +48,6 @@ from rq.timeouts import HorseMonitorTimeoutException
 from rq.utils import utcnow
 from rq.worker import StopRequested, WorkerStatus
 from rq.worker_registration import clean_worker_registry
-from rq.worker_registration import register as worker_registry_add
 
 from trenova_jobs.admission import JOB_ID_RE, job_problem
 from trenova_jobs.conf import dequeue_strategy, queue_weights, setting_int
@@ -66,7 +65,7 @@ from trenova_jobs.logs import log_event
 from trenova_jobs.models import JobRecord
 from trenova_jobs.models import JobStatus as RecordStatus
 from trenova_jobs.outbox import dispatch_pending, lost_records_reset
-from trenova_jobs.outcomes import FAILURE_META, attempt_settle, error_summary
+from trenova_jobs.outcomes import FAILURE_META, AttemptFailure, attempt_settle, error_summary
 from trenova_jobs.queues import rq_due_time, strict_order, weighted_order
 from trenova_jobs.recovery import (
     abandoned_jobs_recover,
@@ -76,11 +75,11 @@ from trenova_jobs.recovery import (
     stuck_records_reconcile,
 )
 from trenova_jobs.rq_compat import (
-    ParentBoundScheduler,
+    CompatWorker,
     dequeue_into,
-    job_enqueue_in,
     job_fail_raw,
     job_from_hash,
+    job_requeue_front,
     job_result,
     job_result_set,
     queue_name_from_key,
@@ -90,6 +89,7 @@ from trenova_jobs.stats import worker_event_count
 from trenova_jobs.transitions import (
     RUNNING_ONLY,
     UNMARKED_ATTEMPT,
+    AttemptScope,
     record_attempt_failed,
     record_attempt_started,
     record_attempt_unstarted,
@@ -99,7 +99,6 @@ from trenova_jobs.transitions import (
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # A horse's exit status when its handler ended but rq may lack the outcome (the supervisor then checks).
 HORSE_CHECK_RQ = 3
-_TRANSIENT_DB = (DatabaseError,)
 _WAITING_RECORD = (RecordStatus.QUEUED, RecordStatus.SCHEDULED, RecordStatus.RETRYING, RecordStatus.PENDING)
 
 
@@ -114,6 +113,8 @@ class BackoffJob(Job):
         if not interval:
             super().retry(queue, pipeline)
             return
+        if self.retries_left is None:  # rq retries only a job with retries left
+            raise TypeError(f"Job {self.id} has no retries left to use.")
         self.retries_left = self.retries_left - 1
         self.set_status(JobStatus.SCHEDULED)
         queue.schedule_job(self, rq_due_time(time.time() + interval), pipeline=pipeline)
@@ -134,7 +135,7 @@ class _Clock:
         return True
 
 
-class WeightedWorker(Worker):
+class WeightedWorker(CompatWorker):
     """An rq worker that picks the next queue by weight (Asynq's default) or by strict priority.
 
     Before every dequeue the queues are put in a fresh weighted-random order and the first non-empty one
@@ -180,7 +181,7 @@ class WeightedWorker(Worker):
             ordered = strict_order(names, self._weights)
         else:
             ordered = weighted_order(names, self._weights, self._rng)
-        self._ordered_queues = [self._queues_by_name[name] for name in ordered]
+        self.ordered_queues = [self._queues_by_name[name] for name in ordered]
 
     def reorder_queues(self, reference_queue: Queue) -> None:
         self._order_queues()
@@ -194,9 +195,9 @@ class WeightedWorker(Worker):
 
     def subscribe(self) -> None:
         # rq's pubsub thread (stop-job / shutdown commands) must not die on a Redis outage.
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=0.2, daemon=True, exception_handler=_pubsub_error)
+        pubsub = self.pubsub = self.connection.pubsub()
+        pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = pubsub.run_in_thread(sleep_time=0.2, daemon=True, exception_handler=_pubsub_error)
 
     def teardown(self) -> None:
         if self.is_horse:
@@ -219,28 +220,14 @@ class WeightedWorker(Worker):
             self.stop_scheduler()
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        self._state = state
+        # rq keeps the state in memory first, then in the worker's hash: only the hash waits for Redis.
         with contextlib.suppress(RedisError):
-            (pipeline if pipeline is not None else self.connection).hset(self.key, "state", state)
-
-    def _start_scheduler(self, burst: bool = False, logging_level: str = "INFO", *args: Any, **kwargs: Any) -> None:
-        self.scheduler = ParentBoundScheduler(
-            self.queues,
-            connection=self.connection,
-            logging_level=logging_level,
-            serializer=self.serializer,
-            owner=self.name,
-        )
-        self.scheduler.acquire_locks()
-        if self.scheduler.acquired_locks:
-            if burst:
-                self.scheduler.enqueue_scheduled_jobs()
-                self.scheduler.release_locks()
-            else:
-                self.scheduler.start()
+            super().set_state(state, pipeline)
 
     # --- The work loop ---------------------------------------------------------------------------
 
+    # Called with keywords (the rqworker command, django-rq): rq's other options (log formats,
+    # max_idle_time, dequeue_strategy) arrive in **_ and do not apply, hence the narrower signature.
     def work(  # type: ignore[override]
         self,
         burst: bool = False,
@@ -258,14 +245,14 @@ class WeightedWorker(Worker):
         self.bootstrap(logging_level, DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT)
         completed = 0
         if with_scheduler:
-            self._redis_steady(lambda: self._start_scheduler(burst, logging_level))
-        self._install_signal_handlers()
+            self._redis_steady(lambda: self.scheduler_start(burst, logging_level))
+        self.signal_handlers_install()
         try:
             while True:
                 try:
                     self.check_for_suspension(burst)
                     self._maintain()
-                    if self._stop_requested:
+                    if self.stop_requested:
                         break
                     fault_point("loop", self.connection)
                     taken = self._dequeue(burst)
@@ -310,10 +297,7 @@ class WeightedWorker(Worker):
         self._redis_wait = 1.0
         self._redis_ok_since = time.monotonic()
         with contextlib.suppress(RedisError):
-            worker_registry_add(self)
-            self.connection.hset(
-                self.key, mapping={"birth": utcnow().isoformat(), "queues": ",".join(self.queue_names())}
-            )
+            self.registration_restore()
         log_event("redis_reconnected", logging.INFO, worker=self.name)
 
     def _redis_steady(self, step: Callable[[], Any]) -> Any:
@@ -335,10 +319,10 @@ class WeightedWorker(Worker):
         self.set_state(WorkerStatus.IDLE)
         while True:
             self._order_queues()
-            taken = dequeue_into(self.connection, self._inflight, [q.key for q in self._ordered_queues], keys_and_wait)
-            if taken is not None or burst or len(self._ordered_queues) == 1:
+            taken = dequeue_into(self.connection, self._inflight, [q.key for q in self.ordered_queues], keys_and_wait)
+            if taken is not None or burst or len(self.ordered_queues) == 1:
                 return taken
-            if time.monotonic() >= deadline or self._stop_requested:
+            if time.monotonic() >= deadline or self.stop_requested:
                 return None
             time.sleep(self._idle_poll)
 
@@ -446,8 +430,8 @@ class WeightedWorker(Worker):
         try:
             job = self._admit(queue, job_id)
             if job is not None:
-                self._execute(job, queue)
-        except (REDIS_DOWN, StopRequested):
+                self._attempt(job, queue)
+        except (*REDIS_DOWN, StopRequested):
             raise  # Redis: the work loop waits, the id stays in flight and is settled after
         except Exception as exc:
             log_event("job_handling_failed", logging.ERROR, job_id=job_id, queue=queue.name, exc_info=True)
@@ -509,7 +493,7 @@ class WeightedWorker(Worker):
                     statuses=_WAITING_RECORD,
                 )
 
-    def _execute(self, job: Job, queue: Queue) -> None:
+    def _attempt(self, job: Job, queue: Queue) -> None:
         if job.meta.pop(FAILURE_META, None) is not None:
             job.save_meta()
         try:
@@ -535,9 +519,12 @@ class WeightedWorker(Worker):
         if status is None:
             self._refuse(queue, job.id, "the job has no job record", event="job_refused")
             return
-        rq_state = {RecordStatus.SUCCEEDED: "finished", RecordStatus.FAILED: "failed"}.get(status, "canceled")
+        rq_states: dict[str, JobStatus] = {
+            RecordStatus.SUCCEEDED: JobStatus.FINISHED,
+            RecordStatus.FAILED: JobStatus.FAILED,
+        }
         with self.connection.pipeline() as pipe:
-            pipe.hset(job.key, "status", rq_state)
+            job.set_status(rq_states.get(status, JobStatus.CANCELED), pipeline=pipe)
             pipe.lrem(self._inflight, 1, job.id)
             pipe.execute()
         log_event("redelivery_skipped", logging.INFO, job_id=job.id, record_status=status)
@@ -554,7 +541,7 @@ class WeightedWorker(Worker):
 
     # --- Settling the outcome --------------------------------------------------------------------
 
-    def _settle(self, job: Job, queue: Queue, record: JobRecord | None, *, statuses: Any) -> None:
+    def _settle(self, job: Job, queue: Queue, record: JobRecord | None, *, statuses: Collection[str]) -> None:
         """Write the attempt's outcome, repair rq's state, then let the job id out of the in-flight list."""
         outcome = self._outcome_read(job.id)
         fault_point("after_horse_exit", self.connection)
@@ -578,7 +565,7 @@ class WeightedWorker(Worker):
         return job.get_status(refresh=True)
 
     def _settle_once(
-        self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any] | None, statuses: Any
+        self, job: Job, queue: Queue, record: JobRecord, outcome: dict[str, Any] | None, statuses: Collection[str]
     ) -> None:
         if outcome is None:
             state = self._job_state(job)
@@ -596,7 +583,7 @@ class WeightedWorker(Worker):
             job.refresh()
             attempt_settle(job, record, statuses)
             return
-        where = {"attempt": record.attempts, "statuses": statuses}
+        where: AttemptScope = {"attempt": record.attempts, "statuses": statuses}
         if outcome["status"] == "unstarted":
             self._requeue_unstarted(job, queue, record, outcome)
             return
@@ -628,19 +615,11 @@ class WeightedWorker(Worker):
         """The horse failed before the handler began (Redis went away as it started): put the job back at
         the front of its queue, whatever rq managed to write meanwhile, and give the attempt back."""
         log_event("attempt_not_started", logging.WARNING, job_id=job.id, error=outcome.get("error", "")[:200])
-        with self.connection.pipeline() as pipe:
-            pipe.multi()
-            queue.scheduled_job_registry.remove(job, pipeline=pipe)
-            queue.failed_job_registry.remove(job, pipeline=pipe)
-            queue.started_job_registry.remove(job, pipeline=pipe)
-            # Saved from this process's copy, as dequeued: retries_left as it was, the hash back if Redis lost it.
-            job_enqueue_in(queue, job, pipe, at_front=True)
-            pipe.lrem(self._inflight, 1, job.id)
-            pipe.execute()
+        job_requeue_front(self.connection, queue, job, inflight=self._inflight)
         if record.status == RecordStatus.RUNNING:
             record_attempt_unstarted(record_id=record.id, attempt=record.attempts)
 
-    def _settle_job_gone(self, record: JobRecord, statuses: Any) -> None:
+    def _settle_job_gone(self, record: JobRecord, statuses: Collection[str]) -> None:
         """Redis lost the job while it ran (a restart without persistence) and the horse left no word."""
         record_requeue_lost(record=record, reason="rq_job_missing_after_run")
 
@@ -706,7 +685,7 @@ class WeightedWorker(Worker):
         self._horse_beat = horse_beat_start(self.connection, job.id, self.name, self._liveness_ttl)
         random.seed()
         self.setup_work_horse_signals()
-        self._is_horse = True
+        self.horse_mark()
         self.log = logging.getLogger("rq.worker")
         try:
             self.perform_job(job, queue)
@@ -729,7 +708,7 @@ class WeightedWorker(Worker):
                     self._horse_beat.stop()
                 connections.close_all()  # only the horse's own connections: inherited ones are detached
 
-    def monitor_work_horse(self, job: Job, queue: Queue) -> int:  # type: ignore[override]
+    def monitor_work_horse(self, job: Job, queue: Queue) -> int:
         """Wait for the horse, keeping heartbeats and the recovery clock; returns its wait status.
 
         rq's version lets a Redis error escape (and the worker exit); here Redis errors while the horse
@@ -754,7 +733,7 @@ class WeightedWorker(Worker):
             except OSError as exc:
                 if exc.errno != 4:  # EINTR: a signal (SIGTERM for a warm stop) interrupted the wait
                     raise
-        self._horse_pid = 0
+        self.horse_pid_clear()
         return ret_val if ret_val is not None else 0
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
@@ -770,7 +749,7 @@ class WeightedWorker(Worker):
         # Runs in the horse (the handler raised) or in the main process (the horse died). The outcome
         # goes to the supervisor in the outcome file (horse) and in the job's meta (for recovery).
         will_retry = bool(job.retries_left and job.retries_left > 0 and worker_stopped_job_id(self) != job.id)
-        failure = {
+        failure: AttemptFailure = {
             "error": error_summary(exc_string),
             "traceback": exc_string[-20000:],
             "will_retry": will_retry,

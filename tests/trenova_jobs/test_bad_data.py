@@ -16,6 +16,7 @@ from trenova_jobs.outbox import dispatch_pending
 from trenova_jobs.payloads import ResultNotJSONError, result_to_json
 from trenova_jobs.queues import queue_get
 from trenova_jobs.recovery import stuck_records_reconcile
+from trenova_jobs.rq_compat import job_result_set
 from trenova_jobs.stats import EVENTS_KEY
 from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded, sanitize_text
 
@@ -93,9 +94,9 @@ def test_the_reconciler_settles_a_finished_job_whose_result_postgresql_refuses(r
     record_attempt_started(record_id=record.id)
     JobRecord.objects.filter(pk=record.id).update(started_at=record.created_at.replace(year=2020))
     # rq says it finished with a result PostgreSQL cannot hold (the JSON serializer allows NaN).
-    job._result = {"v": float("nan")}
+    job_result_set(job, {"v": float("nan")})
     job.set_status("finished")
-    job._handle_success(3600, pipeline=redis_conn)
+    job._handle_success(3600, pipeline=redis_conn)  # rq's own success write, to build the state it leaves
     job.save()
     assert stuck_records_reconcile() == 1
     settled = JobRecord.objects.get(pk=record.id)

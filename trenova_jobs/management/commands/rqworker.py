@@ -25,10 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from trenova_jobs.conf import DEQUEUE_STRATEGIES, queue_weights
+from trenova_jobs.logs import log_event
 from trenova_jobs.queues import queue_get
 from trenova_jobs.worker import WeightedWorker
-
-logger = logging.getLogger("trenova_jobs")
 
 
 def _redis_wait(connection: Redis) -> None:
@@ -39,7 +38,13 @@ def _redis_wait(connection: Redis) -> None:
             connection.ping()
             return
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            logger.warning("event=redis_unavailable worker=starting error=%s retry_in_s=%.0f", type(exc).__name__, wait)
+            log_event(
+                "redis_unavailable",
+                logging.WARNING,
+                worker="starting",
+                error=type(exc).__name__,
+                retry_in_s=f"{wait:.0f}",
+            )
             time.sleep(wait)
             wait = min(wait * 2, 30.0)
 

@@ -1,4 +1,4 @@
-"""No record stays ``running``, no job is pushed twice: the reconciler, the reaper and the dispatcher.
+"""No record stays ``running``, no job is lost or run twice: the reconciler and the reaper.
 
 The windows these cover (a worker dying between two Redis or database writes) cannot be hit on purpose
 with a real kill, so each test builds the state such a death leaves — in the real database and the real
@@ -11,56 +11,36 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import WatchError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from rq.serializers import JSONSerializer
 
+from tests.trenova_jobs.conftest import burst_run, queued_ids, record_get, rq_job_get
 from trenova_jobs import enqueue
-from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.liveness import inflight_key, worker_beat, worker_forget
 from trenova_jobs.models import JobRecord, JobStatus
-from trenova_jobs.outbox import dispatch_pending, lost_records_reset, record_push
+from trenova_jobs.outbox import dispatch_pending
 from trenova_jobs.outcomes import FAILURE_META, attempt_settle
 from trenova_jobs.queues import queue_get
 from trenova_jobs.recovery import _recover, abandoned_jobs_recover, stuck_records_reconcile
 from trenova_jobs.rq_compat import dequeue_into
-from trenova_jobs.transitions import record_attempt_failed, record_attempt_started, record_succeeded
+from trenova_jobs.transitions import record_attempt_failed, record_attempt_started
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _record(record_id: str) -> JobRecord:
-    return JobRecord.objects.get(pk=record_id)
 
 
 def _age_attempt(record_id: str, seconds: int = 120) -> JobRecord:
     """Make the current attempt look ``seconds`` old, past the reconciler's patience."""
     JobRecord.objects.filter(pk=record_id).update(started_at=timezone.now() - timedelta(seconds=seconds))
-    return _record(record_id)
-
-
-def _job(redis_conn, job_id: str) -> Job:
-    return Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
-
-
-def _queued_ids(queue: str = "default") -> list[str]:
-    return queue_get(queue).get_job_ids()
-
-
-def _run_burst(start_worker) -> None:
-    proc = start_worker("--burst")
-    assert proc.wait(timeout=60) == 0
+    return record_get(record_id)
 
 
 def _finish_then_forget(start_worker, job_type: str, payload: dict, **options) -> JobRecord:
     """Run a job with a real worker, then put its record back to ``running`` — as if the worker had
     died after its horse finished but before it wrote the outcome."""
     record = enqueue(job_type, payload, **options)
-    _run_burst(start_worker)
-    done = _record(record.id)
+    burst_run(start_worker)
+    done = record_get(record.id)
     assert done.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
     JobRecord.objects.filter(pk=record.id).update(
         status=JobStatus.RUNNING, result=None, error="", finished_at=None, unique_lock=done.unique_key or None
@@ -68,7 +48,7 @@ def _finish_then_forget(start_worker, job_type: str, payload: dict, **options) -
     return _age_attempt(record.id)
 
 
-# --- The reconciler ---------------------------------------------------------------------------------
+# --- The reconciler -------------------------------------------------------------------------------
 
 
 @pytest.mark.worker
@@ -81,13 +61,13 @@ def test_a_job_dequeued_by_a_worker_that_died_before_starting_it_runs_again(redi
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 1
-    stuck = _record(record.id)
+    stuck = record_get(record.id)
     assert stuck.status == JobStatus.RETRYING
     assert "died before starting it" in stuck.error
-    assert _queued_ids() == [record.id]
+    assert queued_ids() == [record.id]
 
-    _run_burst(start_worker)
-    done = _record(record.id)
+    burst_run(start_worker)
+    done = record_get(record.id)
     assert (done.status, done.attempts, done.result) == (JobStatus.SUCCEEDED, 2, {"value": 7})
 
 
@@ -97,10 +77,10 @@ def test_a_finished_job_whose_outcome_was_never_written_is_settled_once(redis_co
     redis_conn.delete(f"test:signal:succeeded:{record.id}")
 
     assert stuck_records_reconcile() == 1
-    done = _record(record.id)
+    done = record_get(record.id)
     assert (done.status, done.result, done.unique_lock) == (JobStatus.SUCCEEDED, {"value": 3}, None)
     # The worker that ran it, coming back to settle the same attempt, changes nothing and signals nothing.
-    assert attempt_settle(_job(redis_conn, record.id), record) is False
+    assert attempt_settle(rq_job_get(redis_conn, record.id), record) is False
     assert stuck_records_reconcile() == 0
     assert redis_conn.get(f"test:signal:succeeded:{record.id}") == b"1"
 
@@ -112,7 +92,7 @@ def test_a_failed_job_whose_outcome_was_never_written_is_failed_with_its_error(r
     redis_conn.delete(f"test:signal:failed:{record.id}")
 
     assert stuck_records_reconcile() == 1
-    failed = _record(record.id)
+    failed = record_get(record.id)
     assert failed.status == JobStatus.FAILED
     assert failed.error == "RuntimeError: always fails"
     assert redis_conn.get(f"test:signal:failed:{record.id}") == b"1"
@@ -121,7 +101,7 @@ def test_a_failed_job_whose_outcome_was_never_written_is_failed_with_its_error(r
 def _started_by(redis_conn, record: JobRecord, worker_name: str) -> Job:
     """The state a worker leaves once its horse has started the job (minus the started registry)."""
     record_attempt_started(record_id=record.id)
-    job = _job(redis_conn, record.id)
+    job = rq_job_get(redis_conn, record.id)
     queue_get("default").remove(job)
     job.worker_name = worker_name
     job.set_status("started")
@@ -145,7 +125,7 @@ def test_a_job_failed_by_rq_cleanup_is_failed_in_its_record(redis_conn):
     assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
 
     assert stuck_records_reconcile() == 1
-    failed = _record(record.id)
+    failed = record_get(record.id)
     assert failed.status == JobStatus.FAILED
     assert "due to AbandonedJobError" in failed.error
     assert redis_conn.get(f"test:signal:failed:{record.id}") == b"1"
@@ -157,17 +137,17 @@ def test_a_job_rq_cleanup_retries_leaves_its_record_retrying(redis_conn):
     assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
 
     assert stuck_records_reconcile() == 1
-    retrying = _record(record.id)
+    retrying = record_get(record.id)
     assert retrying.status == JobStatus.RETRYING
     assert "rq retries the job" in retrying.error
     assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
-    assert _queued_ids() == []  # rq retries it when due; nothing is queued twice
+    assert queued_ids() == []  # rq retries it when due; nothing is queued twice
 
 
 def test_a_retry_failure_left_in_redis_is_copied_to_the_record(redis_conn):
     record = enqueue("system:noop", {}, max_retries=2)
     record_attempt_started(record_id=record.id)
-    job = _job(redis_conn, record.id)
+    job = rq_job_get(redis_conn, record.id)
     queue = queue_get("default")
     queue.remove(job)
     job.meta[FAILURE_META] = {"error": "ValueError: x", "traceback": "tb", "will_retry": True, "retry_in": 2}
@@ -176,20 +156,20 @@ def test_a_retry_failure_left_in_redis_is_copied_to_the_record(redis_conn):
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 1
-    retrying = _record(record.id)
+    retrying = record_get(record.id)
     assert (retrying.status, retrying.error, retrying.traceback) == (JobStatus.RETRYING, "ValueError: x", "tb")
 
 
 def test_a_job_missing_from_redis_is_pushed_again(redis_conn):
     record = enqueue("system:noop", {})
     record_attempt_started(record_id=record.id)
-    _job(redis_conn, record.id).delete()
+    rq_job_get(redis_conn, record.id).delete()
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 1
-    assert _record(record.id).status == JobStatus.PENDING
+    assert record_get(record.id).status == JobStatus.PENDING
     assert dispatch_pending(min_age_seconds=0).pushed == 1
-    assert _queued_ids() == [record.id]
+    assert queued_ids() == [record.id]
 
 
 def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
@@ -201,16 +181,16 @@ def test_a_long_job_of_a_live_worker_is_left_alone(redis_conn):
 
     assert stuck_records_reconcile() == 0
     assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == []
-    assert _record(record.id).status == JobStatus.RUNNING
+    assert record_get(record.id).status == JobStatus.RUNNING
 
     # Once the worker is gone, the reaper (not the reconciler) takes it; the reconciler then finds the
     # attempt settled and does nothing more.
     worker_forget(redis_conn, "busy-worker")
     assert stuck_records_reconcile() == 0
     assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == [record.id]
-    assert _record(record.id).status == JobStatus.RETRYING
+    assert record_get(record.id).status == JobStatus.RETRYING
     assert stuck_records_reconcile() == 0
-    assert _queued_ids() == [record.id]
+    assert queued_ids() == [record.id]
 
 
 def test_a_started_job_of_a_dead_worker_in_no_registry_runs_again(redis_conn):
@@ -219,105 +199,19 @@ def test_a_started_job_of_a_dead_worker_in_no_registry_runs_again(redis_conn):
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 1
-    assert _record(record.id).status == JobStatus.RETRYING
-    assert _queued_ids() == [record.id]
+    assert record_get(record.id).status == JobStatus.RETRYING
+    assert queued_ids() == [record.id]
 
 
 def test_a_fresh_running_record_is_not_checked(redis_conn):
     record = enqueue("system:noop", {})
     record_attempt_started(record_id=record.id)
-    _job(redis_conn, record.id).delete()
+    rq_job_get(redis_conn, record.id).delete()
     assert stuck_records_reconcile() == 0
-    assert _record(record.id).status == JobStatus.RUNNING
+    assert record_get(record.id).status == JobStatus.RUNNING
 
 
-# --- Outcomes are written for the attempt they belong to ---------------------------------------------
-
-
-def test_an_outcome_for_an_older_attempt_is_not_written_over_the_current_one(redis_conn):
-    record = enqueue("system:noop", {}, max_retries=3)
-    record_attempt_started(record_id=record.id)
-    record_attempt_failed(record_id=record.id, error="first", will_retry=True, retry_in=1)
-    current = record_attempt_started(record_id=record.id)
-    assert current.attempts == 2
-
-    assert record_attempt_failed(record_id=record.id, error="late", will_retry=True, attempt=1) is None
-    assert record_succeeded(record=current, result=None, duration=0, attempt=1) is False
-    assert _record(record.id).status == JobStatus.RUNNING
-    assert record_succeeded(record=current, result={"ok": 1}, duration=0, attempt=2) is True
-
-
-def test_an_outcome_for_a_record_that_is_not_running_is_ignored(redis_conn):
-    record = enqueue("system:noop", {})
-    assert record_attempt_failed(record_id=record.id, error="x", will_retry=False) is None
-    assert _record(record.id).status == JobStatus.QUEUED
-    assert redis_conn.get(f"test:signal:failed:{record.id}") is None
-
-
-# --- The dispatcher never pushes a live job twice -----------------------------------------------------
-
-
-def test_a_record_reset_while_its_job_is_queued_is_not_pushed_twice(redis_conn):
-    # A transaction that committed late: the lost-record sweep reset the record while its own push ran.
-    record = enqueue("system:noop", {})
-    JobRecord.objects.filter(pk=record.pk).update(status=JobStatus.PENDING, enqueued_at=None)
-
-    assert dispatch_pending(min_age_seconds=0).pushed == 0
-    assert _record(record.id).status == JobStatus.QUEUED
-    assert _queued_ids() == [record.id]
-
-
-@pytest.mark.worker
-def test_retry_of_a_job_that_failed_in_a_worker_runs_it_afresh(redis_conn, start_worker):
-    token = uuid.uuid4().hex
-    record = enqueue("test:flaky", {"token": token, "fail_times": 1}, max_retries=0)
-    _run_burst(start_worker)
-    failed = _record(record.id)
-    assert failed.status == JobStatus.FAILED
-    assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
-
-    job_retry(record=failed)
-    assert FailedJobRegistry("default", connection=redis_conn).get_job_ids() == []
-    assert _queued_ids() == [record.id]
-    _run_burst(start_worker)
-    done = _record(record.id)
-    assert (done.status, done.attempts, done.result["attempt"]) == (JobStatus.SUCCEEDED, 1, 1)
-
-
-# --- Delayed jobs are scheduled in rq too -------------------------------------------------------------
-
-
-def test_a_delayed_job_is_scheduled_in_rq_and_cancel_removes_it(redis_conn):
-    record = enqueue("system:noop", {}, delay=timedelta(minutes=5))
-    assert _job(redis_conn, record.id).get_status() == "scheduled"
-    job_cancel(record=record)
-    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == []
-    assert not Job.exists(record.id, connection=redis_conn)
-
-
-def test_cancel_removes_a_scheduled_job_whatever_status_its_hash_claims(redis_conn):
-    record = enqueue("system:noop", {}, max_retries=2)
-    record_attempt_started(record_id=record.id)
-    record_attempt_failed(record_id=record.id, error="x", will_retry=True, retry_in=60)
-    job = _job(redis_conn, record.id)
-    queue = queue_get("default")
-    queue.remove(job)
-    job.set_status("failed")  # a status that does not name the scheduled registry
-    queue.schedule_job(job, timezone.now() + timedelta(minutes=1))
-
-    job_cancel(record=_record(record.id))
-    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == []
-
-
-def test_settling_before_rq_has_an_outcome_writes_nothing(redis_conn):
-    # The job is still queued in rq: no result, no failure, so the record stays as it is.
-    record = enqueue("system:noop", {})
-    started = record_attempt_started(record_id=record.id)
-    assert attempt_settle(_job(redis_conn, record.id), started) is False
-    assert _record(record.id).status == JobStatus.RUNNING
-
-
-# --- Racers: the reaper, rq's own cleanup and the reconciler move a job once -------------------------
+# --- Racers: the reaper, rq's own cleanup and the reconciler move a job once ----------------------
 
 
 def test_a_stale_recovery_does_not_move_a_job_someone_else_moved(redis_conn):
@@ -325,13 +219,13 @@ def test_a_stale_recovery_does_not_move_a_job_someone_else_moved(redis_conn):
     job = _started_by(redis_conn, record, "gone-worker")
     registry = StartedJobRegistry("default", connection=redis_conn)
     registry.add(job, ttl=600)
-    stale = _job(redis_conn, record.id)  # what a slower sweeper read a moment ago
+    stale = rq_job_get(redis_conn, record.id)  # what a slower sweeper read a moment ago
 
     assert abandoned_jobs_recover(connection=redis_conn, queues=[queue_get("default")]) == [record.id]
     assert _recover(stale, queue_get("default"), registry) is False
     assert _recover(stale, queue_get("default"), registry, attempt=1) is False
-    assert _queued_ids() == [record.id]
-    assert _record(record.id).status == JobStatus.RETRYING
+    assert queued_ids() == [record.id]
+    assert record_get(record.id).status == JobStatus.RETRYING
 
 
 def test_a_job_held_in_a_workers_in_flight_list_is_left_to_that_worker(redis_conn):
@@ -345,29 +239,11 @@ def test_a_job_held_in_a_workers_in_flight_list_is_left_to_that_worker(redis_con
     _age_attempt(record.id)
 
     assert stuck_records_reconcile() == 0
-    assert _queued_ids() == []
-    assert _record(record.id).status == JobStatus.RUNNING
+    assert queued_ids() == []
+    assert record_get(record.id).status == JobStatus.RUNNING
 
 
-def test_a_slow_commit_and_the_dispatcher_push_the_job_once(redis_conn, monkeypatch):
-    # A transaction that commits long after enqueue(): the lost-record sweep sees the committed record
-    # first, resets it and the dispatcher pushes it; then the transaction's own push comes.
-    monkeypatch.setattr("trenova_jobs.outbox._UNCONTESTED_PUSH", timedelta(0))
-
-    def sweep() -> None:
-        assert lost_records_reset() == 1
-        assert dispatch_pending(min_age_seconds=0).pushed == 1
-
-    with transaction.atomic():
-        transaction.on_commit(sweep)  # runs before enqueue()'s own push
-        record = enqueue("system:noop", {})
-        JobRecord.objects.filter(pk=record.pk).update(enqueued_at=timezone.now() - timedelta(minutes=2))
-
-    assert _queued_ids() == [record.id]
-    assert _record(record.id).status == JobStatus.QUEUED
-
-
-# --- Retrying records and unmarked attempts ------------------------------------------------------------
+# --- Retrying records -----------------------------------------------------------------------------
 
 
 def _retrying(redis_conn, record: JobRecord) -> Job:
@@ -375,7 +251,7 @@ def _retrying(redis_conn, record: JobRecord) -> Job:
     record_attempt_started(record_id=record.id)
     record_attempt_failed(record_id=record.id, error="ValueError: x", will_retry=True, retry_in=1)
     JobRecord.objects.filter(pk=record.pk).update(scheduled_for=timezone.now() - timedelta(minutes=2))
-    job = _job(redis_conn, record.id)
+    job = rq_job_get(redis_conn, record.id)
     queue_get("default").remove(job)
     job.set_status("scheduled")
     job.save()
@@ -387,8 +263,8 @@ def test_a_retry_lost_from_the_scheduled_registry_is_queued_again(redis_conn):
     _retrying(redis_conn, record)  # and in no registry
 
     assert stuck_records_reconcile() == 1
-    assert _queued_ids() == [record.id]
-    assert _record(record.id).status == JobStatus.RETRYING  # until a worker starts it
+    assert queued_ids() == [record.id]
+    assert record_get(record.id).status == JobStatus.RETRYING  # until a worker starts it
 
 
 def test_a_retry_waiting_in_the_scheduled_registry_is_left_alone(redis_conn):
@@ -397,7 +273,7 @@ def test_a_retry_waiting_in_the_scheduled_registry_is_left_alone(redis_conn):
     queue_get("default").schedule_job(job, timezone.now() + timedelta(minutes=1))
 
     assert stuck_records_reconcile() == 0
-    assert _queued_ids() == []
+    assert queued_ids() == []
 
 
 def test_a_retrying_record_whose_job_redis_lost_is_pushed_again(redis_conn):
@@ -405,20 +281,7 @@ def test_a_retrying_record_whose_job_redis_lost_is_pushed_again(redis_conn):
     _retrying(redis_conn, record).delete()
 
     assert stuck_records_reconcile() == 1
-    assert _record(record.id).status == JobStatus.PENDING
-
-
-def test_a_final_failure_of_an_attempt_never_marked_started_is_recorded(redis_conn):
-    # The database was down when the worker took the job, so the record still says queued.
-    record = enqueue("system:noop", {})
-    job = _job(redis_conn, record.id)
-    job.meta[FAILURE_META] = {"error": "OperationalError: db down", "traceback": "tb", "will_retry": False}
-    job.save_meta()
-
-    assert attempt_settle(job, _record(record.id)) is False  # the default: running records only
-    assert attempt_settle(job, _record(record.id), (JobStatus.RUNNING, JobStatus.QUEUED)) is True
-    failed = _record(record.id)
-    assert (failed.status, failed.error) == (JobStatus.FAILED, "OperationalError: db down")
+    assert record_get(record.id).status == JobStatus.PENDING
 
 
 def test_a_lost_retry_carrying_its_failed_attempts_meta_is_queued_again(redis_conn):
@@ -428,38 +291,9 @@ def test_a_lost_retry_carrying_its_failed_attempts_meta_is_queued_again(redis_co
     job = _retrying(redis_conn, record)
     job.meta[FAILURE_META] = {"error": "ValueError: x", "traceback": "tb", "will_retry": True, "retry_in": 1}
     job.save_meta()
-    scheduled_for = _record(record.id).scheduled_for
+    scheduled_for = record_get(record.id).scheduled_for
 
     assert stuck_records_reconcile() == 1
-    assert _queued_ids() == [record.id]
-    assert _record(record.id).scheduled_for == scheduled_for  # the settled attempt is not rewritten
+    assert queued_ids() == [record.id]
+    assert record_get(record.id).scheduled_for == scheduled_for  # the settled attempt is not rewritten
     assert stuck_records_reconcile() == 0  # queued now: nothing more to do
-
-
-def test_a_scheduled_push_over_a_finished_job_lands_in_the_scheduled_registry(redis_conn):
-    record = enqueue("system:noop", {})
-    job = _job(redis_conn, record.id)
-    queue_get("default").remove(job)
-    job.set_status("finished")
-    JobRecord.objects.filter(pk=record.pk).update(
-        status=JobStatus.PENDING, enqueued_at=None, scheduled_for=timezone.now() + timedelta(minutes=5)
-    )
-
-    assert record_push(_record(record.id)) is True
-    assert ScheduledJobRegistry("default", connection=redis_conn).get_job_ids() == [record.id]
-    assert _job(redis_conn, record.id).get_status() == "scheduled"
-    assert _record(record.id).status == JobStatus.SCHEDULED
-
-
-def test_an_interrupted_push_leaves_the_record_pending(redis_conn, monkeypatch):
-    # redis-py reports a connection dropped while watching as a WatchError: that is not "pushed".
-    record = enqueue("system:noop", {})
-    _job(redis_conn, record.id).delete()
-    JobRecord.objects.filter(pk=record.pk).update(status=JobStatus.PENDING, enqueued_at=None)
-
-    def dropped(self, *args, **kwargs):
-        raise WatchError("A ConnectionError occurred on while watching one or more keys")
-
-    monkeypatch.setattr("redis.client.Pipeline.execute", dropped)
-    assert record_push(_record(record.id)) is False
-    assert _record(record.id).status == JobStatus.PENDING
