@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
@@ -159,17 +159,39 @@ def sanitize_text(text: str) -> str:
 _TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 
-def _write_outcome(rows: Any, **fields: Any) -> int:
-    guard = transaction.atomic() if db_connection.in_atomic_block else contextlib.nullcontext()
-    with guard:
-        return int(rows.update(**fields))
+def _write_outcome(
+    rows: Any, *, announce: Signal | None = None, record: Callable[[], JobRecord] | None = None, **fields: Any
+) -> int:
+    """One conditional UPDATE; for a final outcome, its signal is sent in the same transaction.
+
+    Receivers (notifications, webhook events) thus commit with the outcome or not at all: a worker that
+    dies between the two leaves the job to be settled again, signal included. ``record`` builds the
+    announced record once the row is known to be written.
+    """
+    if announce is None or not announce.has_listeners(JobRecord):
+        guard = transaction.atomic() if db_connection.in_atomic_block else contextlib.nullcontext()
+        with guard:
+            return int(rows.update(**fields))
+    with transaction.atomic():
+        updated = int(rows.update(**fields))
+        if updated and record is not None:
+            _announce(announce, record())
+    return updated
 
 
 def _outcome_unstorable(record_id: str, attempt: int | None, statuses: Collection[str], exc: Exception) -> bool:
     """The outcome could not be written: fail the record with why, so it is never left running."""
     error = sanitize_text(f"The job's outcome could not be stored: {type(exc).__name__}: {exc}")[:2000]
+    written: list[JobRecord] = []
+
+    def announced() -> JobRecord:
+        written.append(JobRecord.objects.get(pk=record_id))
+        return written[0]
+
     updated = _write_outcome(
         _settleable(record_id, attempt, statuses),
+        announce=job_failed,
+        record=announced,
         status=JobStatus.FAILED,
         result=None,
         error=error,
@@ -179,10 +201,9 @@ def _outcome_unstorable(record_id: str, attempt: int | None, statuses: Collectio
     )
     if not updated:
         return False
-    record = JobRecord.objects.get(pk=record_id)
+    record = written[0] if written else JobRecord.objects.get(pk=record_id)
     log_job("failed", record, logging.ERROR, error=error[:200])
     outcome_count(record.job_type, "failed")
-    _announce(job_failed, record)
     return True
 
 
@@ -201,9 +222,30 @@ def record_succeeded(
     """
     now = timezone.now()
     rows = _settleable(record.pk, attempt, statuses)
+    refreshed = False
+
+    def announced() -> JobRecord:
+        nonlocal refreshed
+        if attempt is None:
+            record.refresh_from_db()
+        else:
+            # The update matched this attempt's row, so the record is as it was but for the fields written.
+            record.status, record.result, record.error, record.traceback = JobStatus.SUCCEEDED, result, "", ""
+            record.finished_at, record.unique_lock = now, None
+        refreshed = True
+        return record
+
     try:
         updated = _write_outcome(
-            rows, status=JobStatus.SUCCEEDED, result=result, error="", traceback="", finished_at=now, unique_lock=None
+            rows,
+            announce=job_succeeded,
+            record=announced,
+            status=JobStatus.SUCCEEDED,
+            result=result,
+            error="",
+            traceback="",
+            finished_at=now,
+            unique_lock=None,
         )
     except _TRANSIENT_DB_ERRORS:
         raise
@@ -211,15 +253,10 @@ def record_succeeded(
         return _outcome_unstorable(record.pk, attempt, statuses, exc)
     if not updated:
         return False
-    if attempt is None:
-        record.refresh_from_db()
-    else:
-        # The update matched this attempt's row, so the record is as it was but for the fields written.
-        record.status, record.result, record.error, record.traceback = JobStatus.SUCCEEDED, result, "", ""
-        record.finished_at, record.unique_lock = now, None
+    if not refreshed:
+        announced()
     log_job("succeeded", record, duration_ms=round(duration * 1000, 1))
     outcome_count(record.job_type, "succeeded", duration=duration)
-    _announce(job_succeeded, record)
     return True
 
 
@@ -243,14 +280,28 @@ def record_attempt_failed(
     """
     now = timezone.now()
     base = _settleable(record_id, attempt, statuses)
-    fields = {"error": sanitize_text(error)[:2000], "traceback": sanitize_text(traceback[-20000:])}
+    fields: dict[str, Any] = {"error": sanitize_text(error)[:2000], "traceback": sanitize_text(traceback[-20000:])}
+    written: list[JobRecord] = []
+
+    def announced() -> JobRecord:
+        written.append(JobRecord.objects.get(pk=record_id))
+        return written[0]
+
     try:
         if will_retry:
             updated = _write_outcome(
                 base, status=JobStatus.RETRYING, scheduled_for=now + timedelta(seconds=retry_in), **fields
             )
         else:
-            updated = _write_outcome(base, status=JobStatus.FAILED, finished_at=now, unique_lock=None, **fields)
+            updated = _write_outcome(
+                base,
+                announce=job_failed,
+                record=announced,
+                status=JobStatus.FAILED,
+                finished_at=now,
+                unique_lock=None,
+                **fields,
+            )
     except _TRANSIENT_DB_ERRORS:
         raise
     except DatabaseError as exc:
@@ -258,20 +309,32 @@ def record_attempt_failed(
         return JobRecord.objects.filter(pk=record_id).first()
     if not updated:
         return None
-    record = JobRecord.objects.get(pk=record_id)
+    record = written[0] if written else JobRecord.objects.get(pk=record_id)
     if will_retry:
         log_job("retrying", record, logging.WARNING, retry_in_s=retry_in, error=fields["error"][:200])
         outcome_count(record.job_type, "retried")
     else:
         log_job("failed", record, logging.ERROR, error=fields["error"][:200])
         outcome_count(record.job_type, "failed")
-        _announce(job_failed, record)
     return record
 
 
 def _announce(signal: Signal, record: JobRecord) -> None:
-    """Send an outcome signal to every receiver; one failing receiver must not silence the others."""
-    for receiver, response in signal.send_robust(sender=JobRecord, record=record):
+    """Send an outcome signal to every receiver, inside the outcome's transaction.
+
+    One failing receiver must not silence the others, nor lose the outcome: the receivers run in a
+    savepoint, and one that leaves the transaction broken (a database error of its own) rolls back to it —
+    the receivers' writes are lost, logged, and the outcome still commits.
+    """
+    try:
+        with transaction.atomic():
+            responses = signal.send_robust(sender=JobRecord, record=record)
+    except (OperationalError, InterfaceError):
+        raise  # the connection is gone: the outcome cannot commit either; the caller tries again
+    except DatabaseError as exc:
+        log_job("receiver_failed", record, logging.ERROR, receiver="(rolled back)", error=repr(exc), exc_info=exc)
+        return
+    for receiver, response in responses:
         if isinstance(response, Exception):
             log_job(
                 "receiver_failed",

@@ -79,6 +79,50 @@ def test_a_failing_receiver_does_not_silence_the_others(redis_conn, caplog):
     assert JobRecord.objects.get(pk=record.pk).status == JobStatus.SUCCEEDED
 
 
+def test_receivers_commit_with_the_outcome_and_one_that_breaks_the_transaction_loses_only_its_own_work(
+    redis_conn, caplog
+):
+    from django.db import connection, transaction
+
+    from trenova_jobs.signals import job_failed, job_succeeded
+
+    seen_in_transaction: list[bool] = []
+
+    def writer(sender, record, **kwargs):
+        # Runs inside the outcome's transaction: what it writes commits with the outcome.
+        seen_in_transaction.append(connection.in_atomic_block)
+        JobRecord.objects.filter(pk=record.pk).update(error="written by a receiver")
+
+    def breaker(sender, record, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")  # leaves the transaction aborted
+
+    job_succeeded.connect(writer, dispatch_uid="tests.writer")
+    try:
+        good = enqueue("system:noop", {})
+        record_attempt_started(record_id=good.id)
+        assert record_succeeded(record=good, result=None, duration=0) is True
+    finally:
+        job_succeeded.disconnect(dispatch_uid="tests.writer")
+    assert seen_in_transaction == [True]
+    assert JobRecord.objects.get(pk=good.pk).error == "written by a receiver"
+
+    job_failed.connect(writer, dispatch_uid="tests.writer")
+    job_failed.connect(breaker, dispatch_uid="tests.breaker")
+    try:
+        bad = enqueue("system:noop", {})
+        record_attempt_started(record_id=bad.id)
+        assert record_attempt_failed(record_id=bad.id, error="boom", will_retry=False) is not None
+    finally:
+        job_failed.disconnect(dispatch_uid="tests.writer")
+        job_failed.disconnect(dispatch_uid="tests.breaker")
+    stored = JobRecord.objects.get(pk=bad.pk)
+    assert stored.status == JobStatus.FAILED  # the outcome committed
+    assert stored.error == "boom"  # the receivers' writes were rolled back with their savepoint
+    assert "event=receiver_failed" in caplog.text
+    assert not transaction.get_connection().in_atomic_block
+
+
 # --- Outcomes are written for the attempt they belong to ------------------------------------------
 
 
