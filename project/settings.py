@@ -100,7 +100,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
-# Queue name -> weight for weighted dequeueing (SPEC §5). Every queue here is served by `rqworker`.
+# Queue name -> weight: a worker serves each queue first in proportion to its weight (weighted dequeueing,
+# trenova_jobs.queues.weighted_order). Every queue here is served by `rqworker`.
 TRENOVA_JOBS_QUEUE_WEIGHTS = {
     "critical": 6,
     "shipment": 2,
@@ -168,8 +169,16 @@ LOGGING = {
 
 TRENOVA_JOBS_DEQUEUE_STRATEGY = os.environ.get("TRENOVA_JOBS_DEQUEUE_STRATEGY", "weighted")
 TRENOVA_JOBS_RETRY_BACKOFF_CAP = env_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP", 3600, minimum=1)
-# Extra modules that register job types (besides every app's jobs.py).
 # Extra modules that register job types (beyond every app's jobs.py): benchmarks load theirs this way.
 TRENOVA_JOBS_MODULES: list[str] = env_list("TRENOVA_JOBS_MODULES", [])
 # A scraper may read /metrics with "Authorization: Bearer <token>"; staff sessions always may.
 TRENOVA_METRICS_TOKEN = os.environ.get("TRENOVA_METRICS_TOKEN", "")
+
+# --- Notifications and webhooks --------------------------------------------------------------------
+# Per-job-type notification settings over the defaults in notifications/config.py, e.g.
+# {"pattern:analyze": {"success_priority": "low", "tags": ["patterns"]}}.
+TRENOVA_NOTIFICATIONS: dict[str, dict] = {}
+# Webhooks go to public https URLs only; these open plain http and private/loopback addresses for local use.
+TRENOVA_WEBHOOKS_ALLOW_HTTP = env_bool("TRENOVA_WEBHOOKS_ALLOW_HTTP", False)
+TRENOVA_WEBHOOKS_ALLOW_PRIVATE = env_bool("TRENOVA_WEBHOOKS_ALLOW_PRIVATE", False)
+TRENOVA_WEBHOOKS_TIMEOUT = env_int("TRENOVA_WEBHOOKS_TIMEOUT", 5, minimum=1)

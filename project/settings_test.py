@@ -19,3 +19,6 @@ TRENOVA_JOBS_MODULES = ["tests.trenova_jobs.sample_jobs"]
 # trenova_jobs/faults.py); the lost-job sweep can look at records younger than its production minute.
 TRENOVA_JOBS_FAULT_POINT = os.environ.get("TRENOVA_JOBS_FAULT_POINT", "")
 TRENOVA_JOBS_LOST_SWEEP_MIN_AGE = int(os.environ.get("TRENOVA_JOBS_LOST_SWEEP_MIN_AGE", "60"))
+# Webhook tests deliver to a receiver on 127.0.0.1 over http; a test turns these off to see the refusal.
+TRENOVA_WEBHOOKS_ALLOW_HTTP = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_HTTP", "1") == "1"
+TRENOVA_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_PRIVATE", "1") == "1"

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from patterns import selectors
 from patterns.errors import AnalysisInputError
+from patterns.events import suggestions_created
 from patterns.lanes import (
     LANE_ROUTE,
     NULLABLE_LANE_COLUMNS,
@@ -507,7 +508,13 @@ def _suggestions_create(
             outcomes[index] = SKIP_RECENTLY_REJECTED
     to_create = [index for index in range(len(lanes)) if index not in outcomes]
     suggestions = _build_suggestions([lanes[i] for i in to_create], config=config, result=result, now=now)
-    created = _insert(suggestions)
+    with transaction.atomic():
+        created = _insert(suggestions)
+        inserted = [suggestion for suggestion in suggestions if suggestion.pk in created]
+        if inserted:
+            suggestions_created.send(
+                sender=DedicatedLaneSuggestion, organization_id=organization_id, suggestions=inserted
+            )
     ids: dict[int, int] = {}
     for index, suggestion in zip(to_create, suggestions, strict=True):
         if suggestion.pk in created:

@@ -15,6 +15,7 @@ from patterns.errors import (
     SuggestionStateError,
     SuggestionValidationError,
 )
+from patterns.events import suggestion_accepted, suggestion_rejected
 from patterns.lanes import lane_values
 from patterns.models import (
     LANE_NAME_MAX_LENGTH,
@@ -85,6 +86,7 @@ def suggestion_accept(
                 f"A dedicated lane named {lane_name!r} already exists; choose another name."
             ) from None
         _mark_processed(locked, status=SuggestionStatus.ACCEPTED, user=user, now=now, created_dedicated_lane=lane)
+        suggestion_accepted.send(sender=DedicatedLaneSuggestion, suggestion=locked, lane=lane)
     _copy_state(locked, suggestion)
     return lane
 
@@ -100,6 +102,7 @@ def suggestion_reject(*, suggestion: DedicatedLaneSuggestion, user: User, reason
         locked = DedicatedLaneSuggestion.objects.select_for_update().get(pk=suggestion.pk)
         _require_pending(locked)
         _mark_processed(locked, status=SuggestionStatus.REJECTED, user=user, now=now, reject_reason=reason.strip())
+        suggestion_rejected.send(sender=DedicatedLaneSuggestion, suggestion=locked)
     _copy_state(locked, suggestion)
     return suggestion
 
