@@ -37,7 +37,7 @@ from rq.registry import BaseRegistry, FailedJobRegistry, ScheduledJobRegistry, S
 from rq.results import Result
 from rq.scheduler import RQScheduler
 from rq.utils import import_attribute as _rq_import_attribute
-from rq.utils import utcnow
+from rq.utils import utcformat, utcnow
 from rq.worker_registration import register as worker_registry_add
 
 from trenova_jobs.liveness import die_with_parent
@@ -348,8 +348,15 @@ class ParentBoundScheduler(RQScheduler):
 
     def ensure_running(self) -> None:
         """Start the scheduler process if it is not running and this worker can take a queue's lock."""
-        if not self._process or not self._process.is_alive():
-            self.acquire_locks(auto_start=True)
+        if self._process and self._process.is_alive():
+            return
+        # The dead child's locks may have lapsed and been taken by another worker meanwhile: remember only
+        # those still held in this worker's name, so that no child is started on another worker's lock.
+        owner = (self._owner, self._owner.encode())
+        self._acquired_locks = {
+            name for name in self._acquired_locks if self.connection.get(self.get_locking_key(name)) in owner
+        }
+        self.acquire_locks(auto_start=True)
 
     def start(self) -> Any:
         self._parent_pid = os.getpid()
@@ -405,7 +412,7 @@ class CompatWorker(Worker):
         """Register this worker again after Redis lost its data (a restart without persistence): back in
         rq's set of workers, its hash saying when it started and which queues it serves."""
         worker_registry_add(self)
-        self.connection.hset(self.key, mapping={"birth": utcnow().isoformat(), "queues": ",".join(self.queue_names())})
+        self.connection.hset(self.key, mapping={"birth": utcformat(utcnow()), "queues": ",".join(self.queue_names())})
 
     def horse_pid_clear(self) -> None:
         """The horse has been waited for: there is none any more."""
