@@ -22,3 +22,5 @@ TRENOVA_JOBS_LOST_SWEEP_MIN_AGE = int(os.environ.get("TRENOVA_JOBS_LOST_SWEEP_MI
 # Webhook tests deliver to a receiver on 127.0.0.1 over http; a test turns these off to see the refusal.
 TRENOVA_WEBHOOKS_ALLOW_HTTP = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_HTTP", "1") == "1"
 TRENOVA_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_PRIVATE", "1") == "1"
+# Workers started by tests tick their schedules every second (production: every 5 s).
+TRENOVA_JOBS_SCHEDULE_TICK = int(os.environ.get("TRENOVA_JOBS_SCHEDULE_TICK", "1"))

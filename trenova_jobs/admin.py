@@ -1,19 +1,34 @@
-"""Admin for job records: a read-only audit trail with retry and cancel actions."""
+"""Admin for job records (a read-only audit trail with retry and cancel actions) and for schedules."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
+import scheduler.admin  # noqa: F401  (registers the package's pages now, so that they can be removed below)
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from scheduler.models import CronJob, Queue, RepeatableJob, ScheduledJob
+from scheduler.models.worker import Worker as SchedulerWorker
 
 from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.errors import JobStateError
-from trenova_jobs.models import JobRecord
+from trenova_jobs.models import CatchUpPolicy, JobRecord, OverlapPolicy, Schedule, ScheduleFire
+from trenova_jobs.registry import job_type_names
+from trenova_jobs.schedule_times import zone_names
+from trenova_jobs.schedules import (
+    ScheduleValidationError,
+    schedule_create,
+    schedule_fires_recent,
+    schedule_run_now,
+    schedule_states,
+    schedule_update,
+    schedules_enable,
+)
 
 
 def _pretty(value: Any) -> str:
@@ -116,3 +131,215 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected jobs that have not started", permissions=["operate"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[JobRecord]) -> None:
         self._apply(request, queryset, job_cancel, "Cancelled")
+
+
+# --- Schedules -------------------------------------------------------------------------------------------
+# django-rq-scheduler's own admin pages are replaced: they accept any importable dotted path as the callable
+# (os.system included), schedule through its pickling runtime, and its Queue/Worker pages need URLs this
+# project does not route. Its rows are edited here, through trenova_jobs.schedules.
+
+for _model in (CronJob, RepeatableJob, ScheduledJob, Queue, SchedulerWorker):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class ScheduleForm(forms.ModelForm):
+    name = forms.CharField(max_length=128, help_text="Unique name, e.g. 'Nightly pattern analysis'.")
+    job_type = forms.ChoiceField(help_text="A registered job type (never a dotted path).")
+    payload = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text='JSON object, validated by the job type\'s payload, e.g. {"window_days": 7}.',
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+    )
+    cron = forms.CharField(
+        required=False,
+        help_text="5 fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'. Or give an interval.",
+    )
+    interval_seconds = forms.IntegerField(required=False, min_value=1, help_text="Seconds (at least 10).")
+    timezone = forms.ChoiceField(initial="UTC", help_text="The cron string is read in this IANA time zone.")
+    enabled = forms.BooleanField(required=False, initial=True, help_text="Disabled schedules do not fire.")
+    timeout = forms.IntegerField(required=False, min_value=1, help_text="Seconds one run may take (empty: default).")
+
+    class Meta:
+        model = Schedule
+        fields = ("overlap", "catch_up")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["job_type"]).choices = [(name, name) for name in job_type_names()]
+        cast(forms.ChoiceField, self.fields["timezone"]).choices = [(name, name) for name in zone_names()]
+        schedule = self.instance
+        if schedule.pk:
+            for name in ("name", "job_type", "payload", "cron", "interval_seconds", "timezone", "enabled", "timeout"):
+                self.initial[name] = getattr(schedule, name)
+        self.schedule: Schedule | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        values = {
+            "name": data.get("name", ""),
+            "job_type": data.get("job_type", ""),
+            "payload": data.get("payload") if data.get("payload") is not None else {},
+            "cron": (data.get("cron") or "").strip() or None,
+            "interval_seconds": data.get("interval_seconds"),
+            "timezone": data.get("timezone", "UTC"),
+            "enabled": bool(data.get("enabled")),
+            "overlap": data.get("overlap", OverlapPolicy.SKIP),
+            "catch_up": data.get("catch_up", CatchUpPolicy.LATEST),
+            "timeout": data.get("timeout"),
+        }
+        if not isinstance(values["payload"], dict):
+            self.add_error("payload", "The payload is a JSON object ({...}).")
+            return data
+        # The services validate and write in one step; the form calls them here so that their errors are form
+        # errors (admin saves nothing on error), and save_model only hands the result back.
+        try:
+            if self.instance.pk:
+                self.schedule = schedule_update(schedule=self.instance, **values)
+            else:
+                self.schedule = schedule_create(**values)
+        except ScheduleValidationError as exc:
+            for field, messages_ in exc.errors.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return data
+
+
+class ScheduleFireInline(admin.TabularInline):
+    model = ScheduleFire
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = "recent fires (latest 20)"
+    fields = ("fire_time", "outcome", "job_link", "reason")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduleFire]:
+        # An inline cannot slice its queryset; the latest 20 ids can be selected first.
+        queryset = super().get_queryset(request)
+        object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if object_id is None:
+            return queryset.none()
+        ids = [fire.pk for fire in schedule_fires_recent(schedule=Schedule(pk=int(object_id)))]
+        return queryset.filter(pk__in=ids).order_by("-fire_time")
+
+    @admin.display(description="job")
+    def job_link(self, obj: ScheduleFire) -> str:
+        if not obj.job_id:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:trenova_jobs_jobrecord_change", args=[obj.job_id]), obj.job_id
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
+    list_display = (
+        "name_display",
+        "job_type",
+        "timing_display",
+        "timezone",
+        "next_run_display",
+        "last_outcome_display",
+        "late_display",
+        "enabled_display",
+    )
+    list_filter = ("job_type", "timezone")
+    search_fields = ("cron_entry__name", "interval_entry__name", "job_type")
+    list_select_related = ("cron_entry", "interval_entry")
+    inlines = (ScheduleFireInline,)
+    actions = ("run_now", "enable", "disable")
+    fieldsets = (
+        (None, {"fields": ("name", "job_type", "payload", "enabled")}),
+        ("When", {"fields": ("cron", "interval_seconds", "timezone"), "description": "A cron string or an interval."}),
+        ("Policies", {"fields": ("overlap", "catch_up", "timeout")}),
+    )
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # The schedules on this page, with next run / last outcome / late, in a bounded number of queries.
+        ids = [schedule.pk for schedule in changelist.result_list]
+        self.page_states = {state.schedule.pk: state for state in schedule_states(ids=ids)}
+        return changelist
+
+    def state_of(self, obj: Schedule) -> Any:
+        states = getattr(self, "page_states", {})
+        if obj.pk not in states:
+            states.update({s.schedule.pk: s for s in schedule_states(ids=[obj.pk])})
+        return states.get(obj.pk)
+
+    @admin.display(description="name", ordering="id")
+    def name_display(self, obj: Schedule) -> str:
+        return obj.name
+
+    @admin.display(description="cron / interval")
+    def timing_display(self, obj: Schedule) -> str:
+        return obj.cron if obj.cron else f"every {obj.interval_seconds} s"
+
+    @admin.display(description="next run")
+    def next_run_display(self, obj: Schedule) -> str:
+        state = self.state_of(obj)
+        if state is None or state.next_run is None:
+            return "—"
+        local = state.next_run_local
+        utc = f"{state.next_run:%Y-%m-%d %H:%M:%S} UTC"
+        if obj.timezone == "UTC":
+            return utc
+        return format_html("{}<br><small>{} {}</small>", utc, f"{local:%Y-%m-%d %H:%M:%S}", obj.timezone)
+
+    @admin.display(description="last run")
+    def last_outcome_display(self, obj: Schedule) -> str:
+        state = self.state_of(obj)
+        if state is None or state.last_fire is None:
+            return "never"
+        fire = state.last_fire
+        what = state.last_job_status or fire.outcome
+        when = f"{fire.fire_time:%Y-%m-%d %H:%M:%S}"
+        if fire.job_id:
+            url = reverse("admin:trenova_jobs_jobrecord_change", args=[fire.job_id])
+            return format_html('<a href="{}">{}</a> <small>{}</small>', url, what, when)
+        return format_html("{} <small>{}</small>", what, when)
+
+    @admin.display(description="late", boolean=True)
+    def late_display(self, obj: Schedule) -> bool:
+        state = self.state_of(obj)
+        return bool(state and state.late)
+
+    @admin.display(description="enabled", boolean=True)
+    def enabled_display(self, obj: Schedule) -> bool:
+        return obj.enabled
+
+    def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
+        # The form's clean() saved through the services; hand the saved schedule back to the admin.
+        saved = form.schedule
+        obj.pk, obj.cron_entry_id, obj.interval_entry_id = saved.pk, saved.cron_entry_id, saved.interval_entry_id
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Run selected schedules now", permissions=["operate"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        for schedule in queryset.select_related("cron_entry", "interval_entry"):
+            record = schedule_run_now(schedule=schedule, user=request.user)
+            url = reverse("admin:trenova_jobs_jobrecord_change", args=[record.id])
+            self.message_user(
+                request,
+                format_html('{}: enqueued <a href="{}">{}</a>.', schedule.name, url, record.id),
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Enable selected schedules", permissions=["operate"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = schedules_enable(schedules=queryset.select_related("cron_entry", "interval_entry"), enabled=True)
+        self.message_user(request, f"Enabled {count} schedule(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected schedules", permissions=["operate"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        count = schedules_enable(schedules=queryset.select_related("cron_entry", "interval_entry"), enabled=False)
+        self.message_user(request, f"Disabled {count} schedule(s).", messages.SUCCESS)

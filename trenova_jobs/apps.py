@@ -14,9 +14,12 @@ class TrenovaJobsConfig(AppConfig):
 
     def ready(self) -> None:
         from trenova_jobs.rq_compat import code_from_redis_refuse
+        from trenova_jobs.schedules import scheduler_runtime_off
 
         # rq imports whatever a job hash in Redis names; from here on it can import only our entry point.
         code_from_redis_refuse()
+        # django-rq-scheduler's rows are the schedules' store; its runtime (which pickles) never runs.
+        scheduler_runtime_off()
         # Every app's jobs.py registers its job types; workers and web processes see the same set.
         autodiscover_modules("jobs")
         for module in getattr(settings, "TRENOVA_JOBS_MODULES", []):

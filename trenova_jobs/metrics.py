@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from trenova_jobs.models import ACTIVE_STATUSES, JobRecord
+from trenova_jobs.schedules import schedule_states
 from trenova_jobs.selectors import QueueStats, queue_stats_list, workers_alive
 from trenova_jobs.stats import DURATION_BUCKETS, stats_read
 
@@ -24,7 +25,18 @@ from trenova_jobs.stats import DURATION_BUCKETS, stats_read
 class JobCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._active()
+        yield from self._schedules()
         yield from self._redis()
+
+    def _schedules(self) -> Iterator[Metric]:
+        late = GaugeMetricFamily(
+            "trenova_schedule_late",
+            "1 when an enabled schedule has a fire time older than the grace period that no ticker claimed.",
+            labels=["schedule"],
+        )
+        for state in schedule_states():
+            late.add_metric([state.schedule.name], 1 if state.late else 0)
+        yield late
 
     def _active(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(

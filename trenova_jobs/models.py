@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -109,3 +111,122 @@ class JobRecord(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+# --- Schedules -------------------------------------------------------------------------------------------
+# django-rq-scheduler's CronJob / RepeatableJob rows are the store operators know (name, enabled, cron string
+# or interval, timeout); a Schedule adds what trenova needs to fire them (a registered job type and its JSON
+# payload, a timezone and the policies), and the fire rows are their history. The package's own runtime is
+# switched off (trenova_jobs.schedules.scheduler_runtime_off): the worker's ticker fires them.
+
+
+class OverlapPolicy(models.TextChoices):
+    SKIP = "skip", "Skip while the previous run is queued or running"
+    ALLOW = "allow", "Allow overlapping runs"
+
+
+class CatchUpPolicy(models.TextChoices):
+    LATEST = "latest", "Run once for the latest missed time"
+    NONE = "none", "Do not run missed times"
+
+
+class FireOutcome(models.TextChoices):
+    ENQUEUED = "enqueued", "Enqueued"
+    SKIPPED = "skipped", "Skipped"
+    MISSED = "missed", "Missed"
+
+
+class Schedule(models.Model):
+    cron_entry = models.OneToOneField(
+        "scheduler.CronJob",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="trenova_schedule",
+        help_text="The django-rq-scheduler row holding name, enabled flag and cron string (cron schedules).",
+    )
+    interval_entry = models.OneToOneField(
+        "scheduler.RepeatableJob",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="trenova_schedule",
+        help_text="The django-rq-scheduler row holding name, enabled flag and interval (interval schedules).",
+    )
+    job_type = models.CharField(max_length=100, help_text="Registered job type the schedule runs.")
+    payload = models.JSONField(default=dict, blank=True, help_text="Payload, validated by the job type when saved.")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone the cron string is read in.")
+    overlap = models.CharField(
+        max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP, help_text="While a run is active."
+    )
+    catch_up = models.CharField(
+        max_length=10, choices=CatchUpPolicy.choices, default=CatchUpPolicy.LATEST, help_text="After downtime."
+    )
+    baseline_at = models.DateTimeField(
+        help_text="Fire times at or before this are never due (set when created, re-timed or enabled)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When the schedule was created.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cron_entry__isnull=False, interval_entry__isnull=True)
+                | Q(cron_entry__isnull=True, interval_entry__isnull=False),
+                name="schedule_exactly_one_entry",
+            ),
+            models.CheckConstraint(condition=Q(overlap__in=OverlapPolicy.values), name="schedule_overlap_valid"),
+            models.CheckConstraint(condition=Q(catch_up__in=CatchUpPolicy.values), name="schedule_catch_up_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def entry(self) -> Any:
+        """The package row (CronJob or RepeatableJob)."""
+        return self.cron_entry if self.cron_entry_id else self.interval_entry
+
+    @property
+    def name(self) -> str:
+        return str(self.entry.name) if self.entry is not None else f"schedule {self.pk}"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.entry is not None and self.entry.enabled)
+
+    @property
+    def cron(self) -> str | None:
+        return str(self.cron_entry.cron_string) if self.cron_entry_id and self.cron_entry else None
+
+    @property
+    def interval_seconds(self) -> int | None:
+        return int(self.interval_entry.interval_seconds()) if self.interval_entry_id and self.interval_entry else None
+
+    @property
+    def timeout(self) -> int | None:
+        value = self.entry.timeout if self.entry is not None else None
+        return int(value) if value else None
+
+
+class ScheduleFire(models.Model):
+    """One fire time of one schedule, claimed once (unique): the job it enqueued, or why it did not run."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fires", help_text="The schedule.")
+    fire_time = models.DateTimeField(help_text="The fire time (UTC, whole seconds).")
+    outcome = models.CharField(max_length=10, choices=FireOutcome.choices, help_text="What the fire did.")
+    job_id = models.CharField(max_length=40, blank=True, db_index=True, help_text="The job it enqueued, if any.")
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it was skipped or missed; who ran it.")
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When the fire was claimed.")
+
+    class Meta:
+        ordering = ["-fire_time"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "fire_time"], name="schedule_fire_once"),
+            models.CheckConstraint(condition=Q(outcome__in=FireOutcome.values), name="schedule_fire_outcome_valid"),
+        ]
+        indexes = [models.Index(fields=["schedule", "-fire_time"], name="schedule_fire_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.fire_time:%Y-%m-%d %H:%M:%S} {self.outcome}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.utils import Error as DatabaseError
@@ -57,6 +57,7 @@ class Health:
     redis: bool
     workers: int
     errors: dict[str, str]
+    late_schedules: list[str] = field(default_factory=list)  # reported, but not a reason to answer 503
 
     @property
     def ok(self) -> bool:
@@ -83,4 +84,12 @@ def health_check() -> Health:
         redis_ok = False
         errors["redis"] = str(exc)[:200]
         log_event("health_redis_down", logging.WARNING, error=errors["redis"])
-    return Health(database=database, redis=redis_ok, workers=workers, errors=errors)
+    late: list[str] = []
+    if database:
+        from trenova_jobs.schedules import schedule_states  # the schedules import the enqueue path
+
+        try:
+            late = [state.schedule.name for state in schedule_states() if state.late]
+        except DatabaseError as exc:
+            errors["schedules"] = str(exc)[:200]
+    return Health(database=database, redis=redis_ok, workers=workers, errors=errors, late_schedules=late)

@@ -23,10 +23,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": "ok" if health.database else "down",
         "redis": "ok" if health.redis else "down",
         "workers": health.workers,
+        "schedules": {"late": len(health.late_schedules)},
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         body["errors"] = health.errors  # error text can name hosts and users: staff only (and the logs)
+        body["schedules"] = {"late": len(health.late_schedules), "late_names": health.late_schedules}
     return JsonResponse(body, status=200 if health.ok else 503)
 
 

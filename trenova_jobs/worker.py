@@ -86,6 +86,7 @@ from trenova_jobs.rq_compat import (
     worker_stopped_job_id,
 )
 from trenova_jobs.stats import worker_event_count
+from trenova_jobs.ticker import ScheduleTicker
 from trenova_jobs.transitions import (
     RUNNING_ONLY,
     UNMARKED_ATTEMPT,
@@ -244,8 +245,12 @@ class WeightedWorker(CompatWorker):
         self._redis_steady(self.connection.ping)  # started while Redis is down: wait for it
         self.bootstrap(logging_level, DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT)
         completed = 0
+        ticker = None
         if with_scheduler:
             self._redis_steady(lambda: self.scheduler_start(burst, logging_level))
+            if not burst:  # a burst worker stops when the queues are empty: it fires no schedules
+                ticker = ScheduleTicker(worker_name=self.name)
+                ticker.start()
         self.signal_handlers_install()
         try:
             while True:
@@ -275,6 +280,8 @@ class WeightedWorker(CompatWorker):
             self.stopped_on_error = exc
             log_event("worker_stopped_on_error", logging.ERROR, worker=self.name, exc_info=True)
         finally:
+            if ticker is not None:
+                ticker.stop()
             self.teardown()
         return bool(completed)
 

@@ -38,7 +38,13 @@ def test_healthz_shows_error_text_to_staff_only(staff_client, private_redis):
 
     private_redis.stop()
     anonymous = Client().get("/healthz").json()
-    assert anonymous == {"status": "unavailable", "database": "ok", "redis": "down", "workers": 0}
+    assert anonymous == {
+        "status": "unavailable",
+        "database": "ok",
+        "redis": "down",
+        "workers": 0,
+        "schedules": {"late": 0},
+    }
     staff = staff_client.get("/healthz").json()
     assert "127.0.0.1" in staff["errors"]["redis"] or "refused" in staff["errors"]["redis"].lower()
 
@@ -47,7 +53,32 @@ def test_healthz_is_200_with_a_live_worker(client, redis_conn):
     worker_beat(redis_conn, "w1")
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 1, "schedules": {"late": 0}}
+
+
+def test_healthz_and_metrics_report_late_schedules_without_failing(client, staff_client, redis_conn, settings):
+    from datetime import timedelta
+
+    from trenova_jobs.models import Schedule
+    from trenova_jobs.schedules import schedule_create
+
+    settings.TRENOVA_JOBS_SCHEDULE_GRACE = 5
+    worker_beat(redis_conn, "w1")
+    schedule_create(name="on time", job_type="system:noop", interval_seconds=3600)
+    late = schedule_create(name="stuck", job_type="system:noop", interval_seconds=10)
+    # Nobody has ticked for a minute: its fire times 10 … 60 s after creation were never claimed.
+    Schedule.objects.filter(pk=late.pk).update(baseline_at=late.baseline_at - timedelta(seconds=60))
+    late.interval_entry.scheduled_time = late.baseline_at - timedelta(seconds=60)
+    late.interval_entry.save()
+    from django.test import Client
+
+    response = Client().get("/healthz")
+    assert response.status_code == 200  # late schedules are reported, not a reason to take the node out
+    assert response.json()["schedules"] == {"late": 1}
+    assert staff_client.get("/healthz").json()["schedules"] == {"late": 1, "late_names": ["stuck"]}
+    text = staff_client.get("/metrics").content.decode()
+    assert 'trenova_schedule_late{schedule="stuck"} 1.0' in text
+    assert 'trenova_schedule_late{schedule="on time"} 0.0' in text
 
 
 def test_healthz_reports_redis_down(client, private_redis):
