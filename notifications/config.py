@@ -95,6 +95,12 @@ def expire_summary(result: Any) -> str:
     return f"{_plural(int(result.get('expired') or 0), 'suggestion')} expired"
 
 
+def message_summary(result: Any) -> str:
+    """A result's ``message`` as the tail of "has completed successfully: …" (first letter lower-cased)."""
+    text = result_text(result)
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
 def result_text(result: Any) -> str:
     """A job result as one line of text: a string as it is, a dict's ``message`` if it has one."""
     if result is None:
@@ -160,6 +166,30 @@ DEFAULTS: dict[str, NotificationConfig] = {
         use_custom_title=True,
         use_custom_message=True,
         tags=("shipments",),
+    ),
+    # The sweep runs for no user (no notification); each notice job's result is the owner's message.
+    "compliance:check": NotificationConfig(
+        event_type="shipment.compliance",
+        success_priority=NotificationPriority.HIGH,
+        failure_priority=NotificationPriority.HIGH,
+        title_template="Hazmat Compliance Issue",
+        use_custom_title=True,
+        use_custom_message=True,
+        tags=("shipments", "compliance"),
+    ),
+    "system:cleanup_temp_files": NotificationConfig(
+        event_type="system.temp_files_cleaned",
+        success_priority=NotificationPriority.LOW,
+        failure_priority=NotificationPriority.HIGH,
+        tags=("system",),
+        summary=message_summary,
+    ),
+    "system:prune_job_records": NotificationConfig(
+        event_type="system.job_records_pruned",
+        success_priority=NotificationPriority.LOW,
+        failure_priority=NotificationPriority.HIGH,
+        tags=("system",),
+        summary=message_summary,
     ),
     # Deliveries report on themselves in their own records; announcing them would loop.
     "notification:webhook": NotificationConfig(event_type="webhook.delivery", tags=("webhooks",), webhooks=False),

@@ -56,7 +56,7 @@ def _acting_user(request: HttpRequest) -> AuthUser:
 
 
 class TimestampedAdmin(admin.ModelAdmin):
-    readonly_fields = TIMESTAMPS
+    readonly_fields: ClassVar[tuple[str, ...]] = TIMESTAMPS
 
 
 class OrganizationScopedAdmin(TimestampedAdmin):
@@ -326,12 +326,27 @@ class ShipmentAdmin(TimestampedAdmin):
                     ("service_type", "shipment_type"),
                     ("tractor_type", "trailer_type"),
                     "freight_charge_amount",
-                    "is_hazmat",
                 )
+            },
+        ),
+        (
+            "Hazardous materials",
+            {
+                "fields": (
+                    "is_hazmat",
+                    ("hazmat_un_number", "hazmat_class"),
+                    "hazmat_emergency_contact",
+                    ("compliance_issues", "compliance_checked_at"),
+                ),
+                "description": (
+                    "Open hazmat shipments need all three; the hourly compliance check records what is missing."
+                ),
             },
         ),
         TIMESTAMPS_FIELDSET,
     )
+    # Written by the compliance check (compliance:check), not by hand.
+    readonly_fields = (*TIMESTAMPS, "compliance_issues", "compliance_checked_at")
 
     @admin.display(description="Lane")
     def lane(self, obj: Shipment) -> str:

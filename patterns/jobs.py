@@ -1,4 +1,5 @@
-"""Job types of pattern detection: analyse one organization, fan out to all, expire old suggestions.
+"""Job types of the patterns domain: pattern detection (analyse one organization, fan out to all, expire old
+suggestions), shipment notices, the delay sweep and the hazmat compliance check.
 
 Registered with ``trenova_jobs`` (its app config imports every app's ``jobs`` module). Handlers take ids
 and plain values, fetch what they need and call one service; they are safe to run twice.
@@ -21,6 +22,8 @@ from patterns.services import (
     shipment_status_notice,
     suggestions_expire,
 )
+from patterns.services.compliance import shipment_compliance_notice, shipments_compliance_check
+from patterns.services.delays import shipment_delay_notice, shipments_delay_overdue
 from trenova_jobs import EmptyPayload, JobContext, JobPayload, NonRetryableError, job_type
 
 
@@ -126,3 +129,61 @@ def handle_shipment_status_update(payload: ShipmentStatusUpdatePayload, ctx: Job
             shipment=shipment, old_status=payload.old_status, new_status=payload.new_status
         ),
     }
+
+
+class ShipmentSweepPayload(JobPayload):
+    """Without a shipment: the sweep over every organization (a schedule runs it). With one (the shipment and
+    its organization, both): the notice to the shipment's owner that the sweep asked for."""
+
+    shipment_id: int | None = None
+    organization_id: int | None = None
+
+    @model_validator(mode="after")
+    def _shipment_comes_with_its_organization(self) -> ShipmentSweepPayload:
+        if (self.shipment_id is None) != (self.organization_id is None):
+            raise ValueError("shipment_id and organization_id are given together, or neither (the sweep)")
+        return self
+
+    def notice_of(self) -> tuple[int, int] | None:
+        """(shipment id, organization id) of the shipment to word a notice for; None for the sweep."""
+        if self.shipment_id is None or self.organization_id is None:
+            return None
+        return self.shipment_id, self.organization_id
+
+
+class ShipmentDelayPayload(ShipmentSweepPayload):
+    pass
+
+
+class ComplianceCheckPayload(ShipmentSweepPayload):
+    pass
+
+
+def _notice_shipment(shipment_id: int, organization_id: int) -> Shipment:
+    shipment = (
+        Shipment.objects.filter(pk=shipment_id, organization_id=organization_id)
+        .select_related("customer", "origin_location", "destination_location")
+        .first()
+    )
+    if shipment is None:
+        raise NonRetryableError(f"Shipment {shipment_id} no longer exists in organization {organization_id}.")
+    return shipment
+
+
+@job_type("shipment:delay", payload=ShipmentDelayPayload, queue="shipment", max_retries=2)
+def handle_shipment_delay(payload: ShipmentDelayPayload, ctx: JobContext) -> dict[str, Any] | str:
+    """Mark Delayed the shipments past planned delivery (the sweep), or word one shipment's delay notice."""
+    target = payload.notice_of()
+    if target is None:
+        return shipments_delay_overdue().as_json()
+    # The result is the notice: the notifications app shows it as the owner's message.
+    return shipment_delay_notice(shipment=_notice_shipment(*target))
+
+
+@job_type("compliance:check", payload=ComplianceCheckPayload, queue="compliance", max_retries=3)
+def handle_compliance_check(payload: ComplianceCheckPayload, ctx: JobContext) -> dict[str, Any] | str:
+    """Flag open hazmat shipments lacking hazmat data (the sweep), or word one shipment's compliance notice."""
+    target = payload.notice_of()
+    if target is None:
+        return shipments_compliance_check().as_json()
+    return shipment_compliance_notice(shipment=_notice_shipment(*target))

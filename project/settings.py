@@ -173,6 +173,12 @@ TRENOVA_JOBS_RETRY_BACKOFF_CAP = env_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP", 3600,
 TRENOVA_JOBS_MODULES: list[str] = env_list("TRENOVA_JOBS_MODULES", [])
 # A scraper may read /metrics with "Authorization: Bearer <token>"; staff sessions always may.
 TRENOVA_METRICS_TOKEN = os.environ.get("TRENOVA_METRICS_TOKEN", "")
+# Housekeeping jobs: system:cleanup_temp_files deletes regular files older than TRENOVA_TEMP_MAX_AGE_HOURS under
+# TRENOVA_TEMP_DIR (absolute, never the filesystem root; symbolic links are never followed);
+# system:prune_job_records deletes finished job records TRENOVA_JOBS_RECORD_RETENTION_DAYS after they finished.
+TRENOVA_TEMP_DIR = os.environ.get("TRENOVA_TEMP_DIR", "") or str(BASE_DIR / "var" / "tmp")
+TRENOVA_TEMP_MAX_AGE_HOURS = env_int("TRENOVA_TEMP_MAX_AGE_HOURS", 24, minimum=1, maximum=8760)
+TRENOVA_JOBS_RECORD_RETENTION_DAYS = env_int("TRENOVA_JOBS_RECORD_RETENTION_DAYS", 30, minimum=1, maximum=3650)
 
 # --- Notifications and webhooks --------------------------------------------------------------------
 # Per-job-type notification settings over the defaults in notifications/config.py, e.g.

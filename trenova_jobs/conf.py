@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -35,7 +37,18 @@ _INT_SETTINGS: dict[str, tuple[int, int, int]] = {
     "TRENOVA_JOBS_RESULT_TTL": (3600, 900, 30 * 24 * 3600),
     "TRENOVA_JOBS_FAILURE_TTL": (7 * 24 * 3600, 900, 365 * 24 * 3600),
     "TRENOVA_JOBS_MAX_RETRIES_LIMIT": (25, 0, 100),
+    # How often each worker's schedule ticker looks for due fire times.
+    "TRENOVA_JOBS_SCHEDULE_TICK": (5, 1, 60),
+    # A fire time counts as on time this long after it (the late flag, and catch-up "none"); a schedule whose
+    # due fire has not been claimed by then is late.
+    "TRENOVA_JOBS_SCHEDULE_GRACE": (60, 5, 3600),
+    # Most older fires recorded as missed after downtime, per schedule and tick (the rest are counted).
+    "TRENOVA_JOBS_SCHEDULE_MISSED_LIMIT": (50, 1, 10_000),
     "TRENOVA_JOBS_DISPATCH_BATCH": (500, 1, 100_000),
+    # system:cleanup_temp_files deletes regular files under TRENOVA_TEMP_DIR last modified longer ago than this.
+    "TRENOVA_TEMP_MAX_AGE_HOURS": (24, 1, 365 * 24),
+    # system:prune_job_records deletes finished job records whose finished_at is older than this.
+    "TRENOVA_JOBS_RECORD_RETENTION_DAYS": (30, 1, 3650),
 }
 DEQUEUE_STRATEGIES = ("weighted", "strict")
 
@@ -68,3 +81,19 @@ def queue_weights() -> dict[str, int]:
     if missing:
         raise ImproperlyConfigured(f"Queues {missing} are weighted but missing from RQ_QUEUES.")
     return dict(weights)
+
+
+def temp_dir() -> str:
+    """``TRENOVA_TEMP_DIR``, the directory system:cleanup_temp_files sweeps; default ``<BASE_DIR>/var/tmp``.
+
+    Only its type is checked here; the cleanup itself refuses a relative path or the filesystem root.
+    """
+    value = getattr(settings, "TRENOVA_TEMP_DIR", None)
+    if value is None:
+        base = getattr(settings, "BASE_DIR", None)
+        if base is None:
+            raise ImproperlyConfigured("TRENOVA_TEMP_DIR is not set, and there is no BASE_DIR to default to.")
+        return os.path.join(os.fspath(base), "var", "tmp")
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ImproperlyConfigured(f"TRENOVA_TEMP_DIR must be a non-empty path string; got {value!r}.")
+    return str(os.fspath(value))

@@ -25,15 +25,29 @@ from patterns.models.master_data import (
     ShipmentType,
     Worker,
 )
-from patterns.models.shipments import Shipment, ShipmentStatus
+from patterns.models.shipments import (
+    CLOSED_STATUSES,
+    COMPLIANCE_CANDIDATES,
+    DELAY_EXEMPT_STATUSES,
+    OPEN_HAZMAT,
+    OVERDUE_CANDIDATES,
+    HazmatClass,
+    Shipment,
+    ShipmentStatus,
+)
 from patterns.models.suggestions import DedicatedLaneSuggestion, SuggestionStatus
 from patterns.models.tenancy import BusinessUnit, Membership, Organization, OrganizationScopedModel
 
 __all__ = [
     "ANALYSIS_WINDOW_DAYS",
+    "CLOSED_STATUSES",
+    "COMPLIANCE_CANDIDATES",
     "CONFIDENCE_SCORE",
+    "DELAY_EXEMPT_STATUSES",
     "LANE_NAME_MAX_LENGTH",
     "MIN_FREQUENCY",
+    "OPEN_HAZMAT",
+    "OVERDUE_CANDIDATES",
     "REJECTION_COOLDOWN_DAYS",
     "SUGGESTION_TTL_DAYS",
     "Bounds",
@@ -45,6 +59,7 @@ __all__ = [
     "DedicatedLaneSuggestion",
     "EquipmentClass",
     "EquipmentType",
+    "HazmatClass",
     "LaneFields",
     "Location",
     "Membership",

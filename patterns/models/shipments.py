@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q
 
@@ -25,6 +25,41 @@ class ShipmentStatus(models.TextChoices):
     COMPLETED = "Completed", "Completed"
     BILLED = "Billed", "Billed"
     CANCELED = "Canceled", "Canceled"
+
+
+# A shipment in one of these is done with: no delay to report, no compliance data left to chase.
+CLOSED_STATUSES = (ShipmentStatus.COMPLETED, ShipmentStatus.BILLED, ShipmentStatus.CANCELED)
+# Statuses the delay sweep leaves alone: closed, or already Delayed.
+DELAY_EXEMPT_STATUSES = (*CLOSED_STATUSES, ShipmentStatus.DELAYED)
+
+
+class HazmatClass(models.TextChoices):
+    """The nine UN/DOT hazard classes (divisions such as 2.1 or 6.2 are not distinguished here)."""
+
+    EXPLOSIVES = "1", "1 — Explosives"
+    GASES = "2", "2 — Gases"
+    FLAMMABLE_LIQUIDS = "3", "3 — Flammable liquids"
+    FLAMMABLE_SOLIDS = "4", "4 — Flammable solids"
+    OXIDIZERS = "5", "5 — Oxidizers and organic peroxides"
+    TOXIC = "6", "6 — Toxic and infectious substances"
+    RADIOACTIVE = "7", "7 — Radioactive material"
+    CORROSIVES = "8", "8 — Corrosives"
+    MISCELLANEOUS = "9", "9 — Miscellaneous dangerous goods"
+
+
+UN_NUMBER_PATTERN = r"^UN[0-9]{4}$"
+un_number_validator = RegexValidator(
+    UN_NUMBER_PATTERN, message="Enter a UN number as UN followed by four digits, e.g. UN1203."
+)
+
+
+# Shipments the delay sweep may mark Delayed once their planned delivery has passed.
+OVERDUE_CANDIDATES = Q(actual_delivery_at__isnull=True, planned_delivery_at__isnull=False) & ~Q(
+    status__in=DELAY_EXEMPT_STATUSES
+)
+# Shipments the compliance check looks at: open hazmat loads, and any row still carrying issues (to clear them).
+OPEN_HAZMAT = Q(is_hazmat=True) & ~Q(status__in=CLOSED_STATUSES)
+COMPLIANCE_CANDIDATES = OPEN_HAZMAT | ~Q(compliance_issues=[])
 
 
 class Shipment(OrganizationScopedModel):
@@ -93,6 +128,31 @@ class Shipment(OrganizationScopedModel):
         help_text="Freight charge billed to the customer; empty when not yet rated.",
     )
     is_hazmat = models.BooleanField(default=False, help_text="Whether the load carries hazardous materials.")
+    hazmat_un_number = models.CharField(
+        max_length=6,
+        blank=True,
+        validators=[un_number_validator],
+        help_text="UN identification number of the hazardous material, e.g. UN1203 (gasoline); hazmat loads only.",
+    )
+    hazmat_class = models.CharField(
+        max_length=1,
+        choices=HazmatClass.choices,
+        blank=True,
+        help_text="Primary hazard class (1–9) of the hazardous material; hazmat loads only.",
+    )
+    hazmat_emergency_contact = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="24-hour emergency response contact: name and phone number, e.g. CHEMTREC 1-800-424-9300.",
+    )
+    compliance_issues = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What the hazmat compliance check found missing, e.g. ["UN number missing"]; empty when none.',
+    )
+    compliance_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the hazmat compliance check last looked at this shipment."
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -121,10 +181,26 @@ class Shipment(OrganizationScopedModel):
                 | Q(planned_delivery_at__gte=F("planned_pickup_at")),
                 name="shipment_delivery_not_before_pickup",
             ),
+            models.CheckConstraint(
+                condition=Q(hazmat_un_number="") | Q(hazmat_un_number__regex=UN_NUMBER_PATTERN),
+                name="shipment_hazmat_un_number_format",
+            ),
+            models.CheckConstraint(
+                condition=Q(hazmat_class="") | Q(hazmat_class__in=HazmatClass.values),
+                name="shipment_hazmat_class_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", *LANE_ROUTE], name="shipment_lane_idx"),
             models.Index(fields=["organization", "status"], name="shipment_org_status_idx"),
+            # The delay sweep (every few minutes, every organization) reads only the open, undelivered rows.
+            models.Index(
+                fields=["planned_delivery_at"],
+                condition=OVERDUE_CANDIDATES,
+                name="shipment_overdue_candidate_idx",
+            ),
+            # The compliance check reads the open hazmat rows and those still carrying issues.
+            models.Index(fields=["id"], condition=COMPLIANCE_CANDIDATES, name="shipment_compliance_idx"),
         ]
 
     # Related rows that must belong to the shipment's organization (checked in clean()).
