@@ -11,6 +11,8 @@ export DJANGO_SETTINGS_MODULE=project.settings
 PY="$VENV/bin/python"
 say "Migrating (${DATABASE_URL:-SQLite file db.sqlite3})"
 "$PY" manage.py migrate -v0
+say "Default schedules (kept as they are if they exist)"
+"$PY" manage.py setup_schedules
 say "Seeding demo data"
 "$PY" manage.py seed_demo --flush
 say "Analysing the demo data through the job service and a real worker"
