@@ -55,7 +55,7 @@ class ReadStateFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("title", "user", "priority", "event_type", "is_read", "job_link", "created_at")
+    list_display = ("title_display", "message_short", "user", "priority", "is_read", "job_short", "created_at")
     list_filter = ("priority", "event_type", ReadStateFilter, "created_at")
     search_fields = ("title", "user__username", "user__email", "job_id")
     list_select_related = ("user",)
@@ -89,6 +89,21 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
+
+    @admin.display(description="title", ordering="title")
+    def title_display(self, obj: Notification) -> str:
+        return format_html('<span style="white-space: nowrap">{}</span>', obj.title)
+
+    @admin.display(description="message")
+    def message_short(self, obj: Notification) -> str:
+        return obj.message if len(obj.message) <= 90 else obj.message[:89] + "…"
+
+    @admin.display(description="job")
+    def job_short(self, obj: Notification) -> str:
+        if not obj.job_id:
+            return "—"
+        url = reverse("admin:trenova_jobs_jobrecord_change", args=[obj.job_id])
+        return format_html('<a href="{}" title="{}">…{}</a>', url, obj.job_id, obj.job_id[-6:])
 
     @admin.display(description="read", boolean=True)
     def is_read(self, obj: Notification) -> bool:

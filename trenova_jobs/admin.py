@@ -144,7 +144,11 @@ for _model in (CronJob, RepeatableJob, ScheduledJob, Queue, SchedulerWorker):
 
 
 class ScheduleForm(forms.ModelForm):
-    name = forms.CharField(max_length=128, help_text="Unique name, e.g. 'Nightly pattern analysis'.")
+    name = forms.CharField(
+        max_length=128,
+        help_text="Unique name, e.g. 'Nightly pattern analysis'.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
     job_type = forms.ChoiceField(help_text="A registered job type (never a dotted path).")
     payload = forms.JSONField(
         required=False,
@@ -244,7 +248,6 @@ class ScheduleAdmin(admin.ModelAdmin):
         "name_display",
         "job_type",
         "timing_display",
-        "timezone",
         "next_run_display",
         "last_outcome_display",
         "late_display",
@@ -278,20 +281,27 @@ class ScheduleAdmin(admin.ModelAdmin):
     def name_display(self, obj: Schedule) -> str:
         return obj.name
 
-    @admin.display(description="cron / interval")
+    @admin.display(description="when")
     def timing_display(self, obj: Schedule) -> str:
-        return obj.cron if obj.cron else f"every {obj.interval_seconds} s"
+        rule = obj.cron if obj.cron else f"every {obj.interval_seconds} s"
+        zone = f" ({obj.timezone})" if obj.cron else ""
+        return format_html('<span style="white-space: nowrap"><code>{}</code>{}</span>', rule, zone)
 
     @admin.display(description="next run")
     def next_run_display(self, obj: Schedule) -> str:
         state = self.state_of(obj)
         if state is None or state.next_run is None:
             return "—"
-        local = state.next_run_local
-        utc = f"{state.next_run:%Y-%m-%d %H:%M:%S} UTC"
+        utc = f"{state.next_run:%Y-%m-%d %H:%M} UTC"
         if obj.timezone == "UTC":
-            return utc
-        return format_html("{}<br><small>{} {}</small>", utc, f"{local:%Y-%m-%d %H:%M:%S}", obj.timezone)
+            return format_html('<span style="white-space: nowrap">{}</span>', utc)
+        local = state.next_run_local
+        return format_html(
+            '<span style="white-space: nowrap">{}</span><br><small style="white-space: nowrap">{} {}</small>',
+            utc,
+            f"{local:%Y-%m-%d %H:%M}",
+            obj.timezone,
+        )
 
     @admin.display(description="last run")
     def last_outcome_display(self, obj: Schedule) -> str:
@@ -303,13 +313,18 @@ class ScheduleAdmin(admin.ModelAdmin):
         when = f"{fire.fire_time:%Y-%m-%d %H:%M:%S}"
         if fire.job_id:
             url = reverse("admin:trenova_jobs_jobrecord_change", args=[fire.job_id])
-            return format_html('<a href="{}">{}</a> <small>{}</small>', url, what, when)
-        return format_html("{} <small>{}</small>", what, when)
+            return format_html('<a href="{}">{}</a><br><small style="white-space: nowrap">{}</small>', url, what, when)
+        return format_html('{}<br><small style="white-space: nowrap">{}</small>', what, when)
 
-    @admin.display(description="late", boolean=True)
-    def late_display(self, obj: Schedule) -> bool:
+    @admin.display(description="late")
+    def late_display(self, obj: Schedule) -> str:
         state = self.state_of(obj)
-        return bool(state and state.late)
+        if state and state.late:
+            return format_html(
+                '<strong style="color: #ba2121" title="{}">LATE</strong>',
+                "A fire time older than the grace period was never claimed: is a worker running?",
+            )
+        return "—" if obj.enabled else "off"
 
     @admin.display(description="enabled", boolean=True)
     def enabled_display(self, obj: Schedule) -> bool:
