@@ -52,6 +52,12 @@ def _job_status(job_id: str) -> str:
     return JobRecord.objects.values_list("status", flat=True).get(pk=job_id)
 
 
+def _job_settled(job_id: str, status: str) -> JobRecord:
+    """The delivery row is written by the handler; the job record only once the handler has returned."""
+    wait_for(lambda: _job_status(job_id) == status, timeout=15, message=f"job {job_id} to be {status}")
+    return JobRecord.objects.get(pk=job_id)
+
+
 def _settled(delivery: WebhookDelivery, status: str, timeout: float = 40) -> WebhookDelivery:
     wait_for(
         lambda: WebhookDelivery.objects.values_list("status", flat=True).get(pk=delivery.pk) == status,
@@ -103,7 +109,7 @@ def test_a_local_receiver_gets_a_correctly_signed_body(redis_conn, start_worker,
     assert request.headers["Content-Type"] == "application/json"
     assert (done.attempts, done.last_status_code, done.error) == (1, 200, "")
     assert done.delivered_at is not None
-    assert _job_status(done.job_id) == JobStatus.SUCCEEDED
+    _job_settled(done.job_id, JobStatus.SUCCEEDED)
 
 
 @pytest.mark.worker
@@ -118,7 +124,9 @@ def test_500_twice_then_200_makes_three_attempts_and_one_success(redis_conn, sta
     attempts = list(done.attempt_log.values_list("number", "status_code"))
     assert attempts == [(1, 500), (2, 500), (3, 200)]
     assert "Answered 500: down" in done.attempt_log.get(number=1).error
-    job = JobRecord.objects.get(pk=done.job_id)
+    job = _job_settled(
+        done.job_id, JobStatus.SUCCEEDED if done.status == DeliveryStatus.SUCCEEDED else JobStatus.FAILED
+    )
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 3)
 
 
@@ -132,7 +140,9 @@ def test_a_400_answer_fails_at_once_without_retry(redis_conn, start_worker, rece
     assert len(receiver.requests) == 1
     assert done.attempts == 1
     assert done.error.startswith("Answered 400: bad signature")
-    job = JobRecord.objects.get(pk=done.job_id)
+    job = _job_settled(
+        done.job_id, JobStatus.SUCCEEDED if done.status == DeliveryStatus.SUCCEEDED else JobStatus.FAILED
+    )
     assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
 
 
@@ -168,7 +178,7 @@ def test_job_outcomes_are_events_for_subscribed_endpoints_only_and_deliveries_do
     assert WebhookDelivery.objects.count() == 1
     assert len(receiver.requests) == 1
     assert not failed_only.deliveries.exists()
-    assert _job_status(done.job_id) == JobStatus.SUCCEEDED
+    _job_settled(done.job_id, JobStatus.SUCCEEDED)
 
 
 # --- Refusals, in process (no request may leave) ------------------------------------------------------------
