@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+
+# How many of an endpoint's deliveries its API representation shows, newest first.
+RECENT_DELIVERIES = 10
 
 
 def notification_list(*, user: Any, unread: bool | None = None) -> QuerySet[Notification]:
@@ -35,3 +38,17 @@ def webhook_endpoints_for_event(*, organization_id: int, event_type: str) -> lis
 
 def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
     return endpoint.deliveries.order_by("-created_at", "-id")
+
+
+def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
+    """The organization's endpoints by URL, each with ``recent_deliveries``: its last ``RECENT_DELIVERIES``.
+
+    The deliveries of a whole page of endpoints are read in one query (a window function per endpoint),
+    without their payloads.
+    """
+    recent = WebhookDelivery.objects.defer("payload").order_by("-created_at", "-id")[:RECENT_DELIVERIES]
+    return (
+        WebhookEndpoint.objects.filter(organization_id=organization_id)
+        .prefetch_related(Prefetch("deliveries", queryset=recent, to_attr="recent_deliveries"))
+        .order_by("url", "pk")
+    )

@@ -122,6 +122,13 @@ def webhook_endpoint_update(
     return endpoint
 
 
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint and its delivery history; its pending delivery jobs then fail without a request."""
+    endpoint_id = endpoint.pk
+    endpoint.delete()
+    logger.info("event=webhook_endpoint_deleted endpoint_id=%s", endpoint_id)
+
+
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
     """A new secret for the endpoint, returned once; deliveries from now on are signed with it."""
     endpoint.secret = webhook_secret_new()

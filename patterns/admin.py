@@ -158,11 +158,12 @@ class BusinessUnitAdmin(OrganizationScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(OrganizationScopedAdmin):
-    list_display = ("user", "organization", "business_unit", "created_at")
+    list_display = ("user", "organization", "business_unit", "is_org_admin", "created_at")
+    list_filter = ("organization", "is_org_admin")
     list_select_related = ("user", "organization", "business_unit__organization")
     search_fields = ("user__username", "user__email", "organization__name", "business_unit__name")
     autocomplete_fields = ("user", "business_unit")
-    fieldsets = ((None, {"fields": ("user", "organization", "business_unit")}), TIMESTAMPS_FIELDSET)
+    fieldsets = ((None, {"fields": ("user", "organization", "business_unit", "is_org_admin")}), TIMESTAMPS_FIELDSET)
 
 
 class MembershipInline(admin.StackedInline):
@@ -172,7 +173,7 @@ class MembershipInline(admin.StackedInline):
     can_delete = True
     extra = 0
     max_num = 1
-    fields = ("organization", "business_unit")
+    fields = ("organization", "business_unit", "is_org_admin")
     autocomplete_fields = ("business_unit",)
 
 

@@ -409,7 +409,8 @@ def _ensure_demo_admin(org: Organization, business_unit: BusinessUnit) -> bool:
             DEMO_ADMIN_USERNAME, f"{DEMO_ADMIN_USERNAME}@example.com", DEMO_ADMIN_PASSWORD
         )
     if not Membership.objects.filter(user=user).exists():
-        Membership.objects.create(user=user, organization=org, business_unit=business_unit)
+        # An organization admin too, so that the README's API examples (webhooks included) work as written.
+        Membership.objects.create(user=user, organization=org, business_unit=business_unit, is_org_admin=True)
     return created
 
 

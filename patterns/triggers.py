@@ -8,6 +8,9 @@ Receivers in ``patterns.signals`` call ``shipment_saved``; bulk imports, which s
 ``shipments_bulk_import``. Jobs go through ``trenova_jobs.enqueue``, so they are written in the
 caller's transaction and pushed to Redis after commit: a rollback leaves no job, and a Redis outage
 leaves a pending record that the dispatcher pushes later. Only a database error fails the save.
+
+``Model.save()`` drops what its signals' receivers return, so a caller that needs the jobs a save asked
+for (the API answers with their ids) saves inside ``shipment_trigger_jobs()``, which collects them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +34,24 @@ logger = logging.getLogger("patterns")
 ANALYSIS_WINDOW = timedelta(days=60)
 CREATED_DELAY = timedelta(seconds=30)
 COMPLETED_DELAY = timedelta(seconds=60)
+
+# The innermost open shipment_trigger_jobs() block's list, if any (per thread and task: a context variable).
+_collected_jobs: ContextVar[list[JobRecord] | None] = ContextVar("patterns_shipment_trigger_jobs", default=None)
+
+
+@contextmanager
+def shipment_trigger_jobs() -> Iterator[list[JobRecord]]:
+    """Collect the job records that shipment saves inside the block ask for, in order.
+
+    Deduplicated records (an analysis already queued) are included, marked ``deduplicated``. Nested blocks:
+    the innermost one collects.
+    """
+    jobs: list[JobRecord] = []
+    token = _collected_jobs.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _collected_jobs.reset(token)
 
 
 def _customer_analysis_enqueue(*, shipment: Shipment, trigger_reason: TriggerReason, delay: timedelta) -> JobRecord:
@@ -82,6 +104,9 @@ def shipment_saved(*, shipment: Shipment, created: bool, old_status: str | None)
                     business_unit_id=shipment.business_unit_id,
                 )
             )
+    collected = _collected_jobs.get()
+    if collected is not None:
+        collected.extend(jobs)
     return jobs
 
 

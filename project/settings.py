@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
     # trenova_jobs first: its `rqworker` (weighted worker, scheduler on) overrides both below.
     "trenova_jobs",
     # django_rq before scheduler: both register `rqworker`, and the first app listed wins.
@@ -131,18 +133,49 @@ SCHEDULER_CONFIG = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous caller is told "401, WWW-Authenticate: Token" rather than a bare 403.
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Every endpoint: authenticated, with an organization membership (sets request.tenant).
+    "DEFAULT_PERMISSION_CLASSES": ["project.api.permissions.IsTenantMember"],
+    "DEFAULT_PAGINATION_CLASS": "project.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # anything else: 415
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "project.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "project.api.schema.ErrorAwareAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # Per user: asking for analyses, and deciding on suggestions.
+    "DEFAULT_THROTTLE_RATES": {
+        "analyze": os.environ.get("TRENOVA_API_ANALYZE_RATE", "10/min"),
+        "suggestion_decide": os.environ.get("TRENOVA_API_DECIDE_RATE", "60/min"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trenova Jobs API",
-    "DESCRIPTION": "Background jobs and dedicated-lane suggestions for a TMS.",
+    "DESCRIPTION": (
+        "Background jobs and dedicated-lane suggestions for a TMS. Authenticate with "
+        "`Authorization: Token <key>` (`manage.py issue_token USERNAME`) or a session. Every object is "
+        'scoped to the caller\'s organization. Errors: `{"error": {"code", "message", "fields"}}`.'
+    ),
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a "status": each enum gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "trenova_jobs.models.JobStatus",
+        "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------------

@@ -24,3 +24,5 @@ TRENOVA_WEBHOOKS_ALLOW_HTTP = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_HTTP", "1")
 TRENOVA_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("TRENOVA_WEBHOOKS_ALLOW_PRIVATE", "1") == "1"
 # Workers started by tests tick their schedules every second (production: every 5 s).
 TRENOVA_JOBS_SCHEDULE_TICK = int(os.environ.get("TRENOVA_JOBS_SCHEDULE_TICK", "1"))
+# The test client's host, and the one schemathesis' WSGI calls use.
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

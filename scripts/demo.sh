@@ -17,3 +17,11 @@ say "Seeding demo data"
 "$PY" manage.py seed_demo --flush
 say "Analysing the demo data through the job service and a real worker"
 "$PY" manage.py demo_analyze
+say "Next steps"
+cat <<NEXT
+  Web UI and API:  DJANGO_DEBUG=1 .venv/bin/python manage.py runserver
+                   then http://127.0.0.1:8000/admin/ (admin / admin) and http://127.0.0.1:8000/api/v1/docs/
+  An API token:    TOKEN=\$(.venv/bin/python manage.py issue_token admin)
+                   curl -H "Authorization: Token \$TOKEN" http://127.0.0.1:8000/api/v1/lane-suggestions/
+  A worker:        .venv/bin/python manage.py rqworker    (runs jobs, fires the schedules)
+NEXT

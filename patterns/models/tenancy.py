@@ -60,6 +60,9 @@ class Membership(TimeStampedModel):
         related_name="memberships",
         help_text="User's business unit; must belong to the organization.",
     )
+    is_org_admin = models.BooleanField(
+        default=False, help_text="May manage the organization's settings through the API (webhook endpoints)."
+    )
 
     class Meta:
         ordering = ["organization__name", "user__username"]
