@@ -12,6 +12,8 @@ say "ruff"
 "$VENV/bin/ruff" check --output-format concise . && "$VENV/bin/ruff" format --check -q .
 say "mypy"
 "$VENV/bin/mypy"
+say "OpenAPI schema is valid, without warnings"
+"$VENV/bin/python" manage.py spectacular --validate --fail-on-warn --file /dev/null
 say "migrations are complete"
 "$VENV/bin/python" manage.py makemigrations --check --dry-run trenova_jobs patterns notifications
 say "pytest (PostgreSQL: ${DATABASE_URL%%\?*})"
