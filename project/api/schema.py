@@ -31,9 +31,9 @@ class ErrorAwareAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
-        codes = ["401", "403", "429"] if self._is_throttled() else ["401", "403"]
+        codes = ["400", "401", "403", "429"] if self._is_throttled() else ["400", "401", "403"]  # 400: bad filters too
         if self.method in ("POST", "PUT", "PATCH"):
-            codes += ["400", "415"]
+            codes += ["415"]
         codes += ["404"]  # an object of another organization, or a page past the end of a list
         if self.method == "POST" and "{" in self.path:
             codes += ["409"]
