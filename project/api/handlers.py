@@ -16,7 +16,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """An API path no URL matches (``/api/v1/shipments/-1/``) is a 404 in the API's error shape."""
     if request.path.startswith(API_PREFIX):
         return JsonResponse(error_body("not_found", "No such resource."), status=404)
-    return page_not_found(request, exception)  # type: ignore[arg-type]
+    return page_not_found(request, exception)
 
 
 def crashed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
