@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0014_schedules'),
+        ('scheduler', '0013_alter_cronjob_queue_alter_repeatablejob_queue_and_more'),
         ('trenova_jobs', '0002_partial_indexes_for_metrics_and_lost_sweep'),
     ]
 
