@@ -172,7 +172,8 @@ def _generate_org(slug: str, index: int, shipments: int, customers: int) -> int:
         INSERT INTO patterns_shipment (
             created_at, updated_at, pro_number, status, planned_pickup_at, freight_charge_amount, is_hazmat,
             organization_id, business_unit_id, customer_id, origin_location_id, destination_location_id,
-            service_type_id, shipment_type_id, tractor_type_id, trailer_type_id
+            service_type_id, shipment_type_id, tractor_type_id, trailer_type_id,
+            hazmat_un_number, hazmat_class, hazmat_emergency_contact, compliance_issues
         )
         SELECT now() - make_interval(secs => age * %(days)s * 86400) - interval '2 days',
                now(),
@@ -188,7 +189,8 @@ def _generate_org(slug: str, index: int, shipments: int, customers: int) -> int:
                (%(services)s::bigint[])[CASE WHEN on_home_lane AND s1 < 0.8 THEN 1 ELSE 1 + floor(s1 * 2)::int END],
                (%(kinds)s::bigint[])[CASE WHEN on_home_lane AND s2 < 0.85 THEN 1 ELSE 1 + floor(s2 * 2)::int END],
                CASE WHEN s3 < 0.1 THEN NULL ELSE (%(tractors)s::bigint[])[1 + floor(s3 * 2)::int %% 2] END,
-               CASE WHEN s4 < 0.1 THEN NULL ELSE (%(trailers)s::bigint[])[1 + floor(s4 * 3)::int %% 3] END
+               CASE WHEN s4 < 0.1 THEN NULL ELSE (%(trailers)s::bigint[])[1 + floor(s4 * 3)::int %% 3] END,
+               '', '', '', '[]'::jsonb
         FROM rows
     """
     with connection.cursor() as cursor:
