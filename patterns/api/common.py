@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,9 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from patterns.errors import SuggestionValidationError
+from patterns.lanes import LANE_FIELDS
 from patterns.models import Customer, EquipmentClass, EquipmentType, Location, ServiceType, ShipmentType, Worker
+from project.api.tenancy import TenantRelatedField
 from trenova_jobs import JobRecord, JobStatus
 
 if TYPE_CHECKING:
@@ -129,6 +131,37 @@ class EquipmentTypeSummarySerializer(serializers.ModelSerializer):
         model = EquipmentType
         fields = ("id", "code", "description", "equipment_class")
         read_only_fields = fields
+
+
+# The lane shape (patterns.lanes.LANE_FIELDS) in the API: what each lane field points at, and its summary.
+_LANE_TARGETS: dict[str, tuple[type[models.Model], type[serializers.Serializer]]] = {
+    "customer": (Customer, CustomerSummarySerializer),
+    "origin_location": (Location, LocationSummarySerializer),
+    "destination_location": (Location, LocationSummarySerializer),
+    "service_type": (ServiceType, ServiceTypeSummarySerializer),
+    "shipment_type": (ShipmentType, ShipmentTypeSummarySerializer),
+    "tractor_type": (EquipmentType, EquipmentTypeSummarySerializer),
+    "trailer_type": (EquipmentType, EquipmentTypeSummarySerializer),
+}
+
+
+def lane_fields_serializer(
+    *, name: str, optional: Collection[str], help_texts: Mapping[str, str]
+) -> type[serializers.Serializer]:
+    """A serializer base declaring the seven lane fields once: each written by id (``customer_id`` …, a row
+    of the caller's organization) and read as a summary (``customer`` …). ``optional`` fields may be
+    left out or null; ``help_texts`` words each field for the model at hand."""
+    if set(help_texts) != set(LANE_FIELDS) or set(_LANE_TARGETS) != set(LANE_FIELDS):
+        raise ValueError(f"Lane fields are {', '.join(LANE_FIELDS)}; word each one.")
+    attrs: dict[str, Any] = {}
+    for field in LANE_FIELDS:
+        model, summary = _LANE_TARGETS[field]
+        nullable = field in optional
+        attrs[f"{field}_id"] = TenantRelatedField(
+            model=model, source=field, required=not nullable, allow_null=nullable, help_text=help_texts[field]
+        )
+        attrs[field] = summary(read_only=True, allow_null=nullable)
+    return type(name, (serializers.Serializer,), attrs)
 
 
 class WorkerSummarySerializer(serializers.ModelSerializer):

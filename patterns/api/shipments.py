@@ -12,33 +12,39 @@ from rest_framework.response import Response
 
 from patterns.api.common import (
     AwareDateTimeField,
-    CustomerSummarySerializer,
     EnumChoiceField,
-    EquipmentTypeSummarySerializer,
     IdFilter,
     JobSummarySerializer,
-    LocationSummarySerializer,
-    ServiceTypeSummarySerializer,
-    ShipmentTypeSummarySerializer,
     acting_user,
+    lane_fields_serializer,
     request_field_names,
 )
 from patterns.lanes import LANE_FIELDS
 from patterns.models import (
     BusinessUnit,
-    Customer,
-    EquipmentType,
-    Location,
-    ServiceType,
     Shipment,
     ShipmentStatus,
-    ShipmentType,
 )
 from patterns.services.shipment_saves import shipment_create, shipment_update
 from project.api.tenancy import TenantRelatedField, TenantScopedView
 
+_ShipmentLaneFields = lane_fields_serializer(
+    name="ShipmentLaneFields",
+    optional=LANE_FIELDS,  # a shipment may be saved before its lane is known
+    help_texts={
+        "customer": "Customer billed.",
+        "origin_location": "Pickup location.",
+        "destination_location": "Delivery location; differs from the origin.",
+        "service_type": "Service level.",
+        "shipment_type": "Kind of load.",
+        "tractor_type": "Tractor type.",
+        "trailer_type": "Trailer type.",
+    },
+)
 
-class ShipmentSerializer(serializers.ModelSerializer):
+
+# mypy cannot see a base made at runtime (lane_fields_serializer); DRF collects its declared fields as usual.
+class ShipmentSerializer(_ShipmentLaneFields, serializers.ModelSerializer):  # type: ignore[misc,valid-type]
     """A shipment. Write the related rows by id (`…_id`, rows of your organization); read them also as
     summaries. Times are ISO 8601 with an offset."""
 
@@ -55,31 +61,6 @@ class ShipmentSerializer(serializers.ModelSerializer):
     business_unit_id = TenantRelatedField(
         model=BusinessUnit, source="business_unit", required=False, help_text="Owning business unit; default: yours."
     )
-    customer_id = TenantRelatedField(
-        model=Customer, source="customer", required=False, allow_null=True, help_text="Customer billed."
-    )
-    origin_location_id = TenantRelatedField(
-        model=Location, source="origin_location", required=False, allow_null=True, help_text="Pickup location."
-    )
-    destination_location_id = TenantRelatedField(
-        model=Location,
-        source="destination_location",
-        required=False,
-        allow_null=True,
-        help_text="Delivery location; differs from the origin.",
-    )
-    service_type_id = TenantRelatedField(
-        model=ServiceType, source="service_type", required=False, allow_null=True, help_text="Service level."
-    )
-    shipment_type_id = TenantRelatedField(
-        model=ShipmentType, source="shipment_type", required=False, allow_null=True, help_text="Kind of load."
-    )
-    tractor_type_id = TenantRelatedField(
-        model=EquipmentType, source="tractor_type", required=False, allow_null=True, help_text="Tractor type."
-    )
-    trailer_type_id = TenantRelatedField(
-        model=EquipmentType, source="trailer_type", required=False, allow_null=True, help_text="Trailer type."
-    )
     planned_pickup_at = AwareDateTimeField(required=False, allow_null=True, help_text="Planned pickup time.")
     planned_delivery_at = AwareDateTimeField(
         required=False, allow_null=True, help_text="Planned delivery time; not before the pickup."
@@ -88,13 +69,6 @@ class ShipmentSerializer(serializers.ModelSerializer):
     owner_id = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="User who created it; receives its notifications."
     )
-    customer = CustomerSummarySerializer(read_only=True, allow_null=True)
-    origin_location = LocationSummarySerializer(read_only=True, allow_null=True)
-    destination_location = LocationSummarySerializer(read_only=True, allow_null=True)
-    service_type = ServiceTypeSummarySerializer(read_only=True, allow_null=True)
-    shipment_type = ShipmentTypeSummarySerializer(read_only=True, allow_null=True)
-    tractor_type = EquipmentTypeSummarySerializer(read_only=True, allow_null=True)
-    trailer_type = EquipmentTypeSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Shipment
