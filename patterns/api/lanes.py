@@ -17,7 +17,7 @@ from patterns.api.common import (
     lane_fields_serializer,
     request_field_names,
 )
-from patterns.lanes import LANE_FIELDS, NULLABLE_LANE_FIELDS
+from patterns.lanes import LANE_COLUMNS, LANE_FIELDS, NULLABLE_LANE_FIELDS
 from patterns.models import (
     LANE_NAME_MAX_LENGTH,
     BusinessUnit,
@@ -82,23 +82,11 @@ class DedicatedLaneSerializer(_DedicatedLaneFields, serializers.ModelSerializer)
             "name",
             "status",
             "business_unit_id",
-            "customer_id",
-            "origin_location_id",
-            "destination_location_id",
-            "service_type_id",
-            "shipment_type_id",
-            "tractor_type_id",
-            "trailer_type_id",
+            *LANE_COLUMNS,  # customer_id, origin_location_id … in the lane's order
             "primary_worker_id",
             "secondary_worker_id",
             "auto_assign",
-            "customer",
-            "origin_location",
-            "destination_location",
-            "service_type",
-            "shipment_type",
-            "tractor_type",
-            "trailer_type",
+            *LANE_FIELDS,  # their summaries
             "primary_worker",
             "secondary_worker",
             "created_at",

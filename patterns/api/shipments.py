@@ -19,7 +19,7 @@ from patterns.api.common import (
     lane_fields_serializer,
     request_field_names,
 )
-from patterns.lanes import LANE_FIELDS
+from patterns.lanes import LANE_COLUMNS, LANE_FIELDS
 from patterns.models import (
     BusinessUnit,
     Shipment,
@@ -77,13 +77,7 @@ class ShipmentSerializer(_ShipmentLaneFields, serializers.ModelSerializer):  # t
             "pro_number",
             "status",
             "business_unit_id",
-            "customer_id",
-            "origin_location_id",
-            "destination_location_id",
-            "service_type_id",
-            "shipment_type_id",
-            "tractor_type_id",
-            "trailer_type_id",
+            *LANE_COLUMNS,  # customer_id, origin_location_id … in the lane's order
             "planned_pickup_at",
             "planned_delivery_at",
             "actual_delivery_at",
@@ -95,13 +89,7 @@ class ShipmentSerializer(_ShipmentLaneFields, serializers.ModelSerializer):  # t
             "compliance_issues",
             "compliance_checked_at",
             "owner_id",
-            "customer",
-            "origin_location",
-            "destination_location",
-            "service_type",
-            "shipment_type",
-            "tractor_type",
-            "trailer_type",
+            *LANE_FIELDS,  # their summaries
             "created_at",
             "updated_at",
         )
