@@ -30,5 +30,7 @@ def log_job(event: str, record: JobRecord, level: int = logging.INFO, **fields: 
 
 
 def log_event(event: str, level: int = logging.INFO, *, exc_info: bool | BaseException = False, **fields: Any) -> None:
+    if not logger.isEnabledFor(level):
+        return  # every job logs several events: build no text nobody reads
     parts = {"event": event, **fields}
     logger.log(level, " ".join(f"{k}={v}" for k, v in parts.items()), extra={"job": parts}, exc_info=exc_info)

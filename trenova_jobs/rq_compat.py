@@ -412,7 +412,10 @@ class CompatWorker(Worker):
         """Register this worker again after Redis lost its data (a restart without persistence): back in
         rq's set of workers, its hash saying when it started and which queues it serves."""
         worker_registry_add(self)
-        self.connection.hset(self.key, mapping={"birth": utcformat(utcnow()), "queues": ",".join(self.queue_names())})
+        self.connection.hset(
+            self.key,
+            mapping={"birth": utcformat(utcnow()), "queues": ",".join(self.queue_names()), "state": self._state},
+        )
 
     def horse_pid_clear(self) -> None:
         """The horse has been waited for: there is none any more."""

@@ -10,6 +10,7 @@ docs/architecture.md draws it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
@@ -117,17 +118,25 @@ def record_unclaim(*, record: JobRecord) -> None:
 
 def record_attempt_started(*, record_id: str) -> JobRecord | None:
     """Mark an attempt as running; None when the job is finished or cancelled (a re-delivery)."""
-    now = timezone.now()
-    updated = (
-        JobRecord.objects.filter(pk=record_id)
-        .exclude(status__in=FINISHED_STATUSES)
-        .update(status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, scheduled_for=None)
-    )
-    if not updated:
+    # One statement (UPDATE … RETURNING), not an UPDATE and a SELECT: this runs before every attempt.
+    rows = list(JobRecord.objects.raw(_start_sql(), [JobStatus.RUNNING, timezone.now(), record_id, *FINISHED_STATUSES]))
+    if not rows:
         return None
-    record = JobRecord.objects.get(pk=record_id)
+    record = rows[0]
     log_job("started", record)
     return record
+
+
+@functools.cache
+def _start_sql() -> str:
+    meta = JobRecord._meta
+    columns = ", ".join(db_connection.ops.quote_name(f.column) for f in meta.concrete_fields)
+    finished = ", ".join(["%s"] * len(FINISHED_STATUSES))
+    return (
+        f"UPDATE {db_connection.ops.quote_name(meta.db_table)} "  # names from the model; values bound
+        "SET status = %s, attempts = attempts + 1, started_at = %s, scheduled_for = NULL "
+        f"WHERE id = %s AND status NOT IN ({finished}) RETURNING {columns}"
+    )
 
 
 def record_attempt_unstarted(*, record_id: str, attempt: int) -> bool:

@@ -222,8 +222,14 @@ class WeightedWorker(CompatWorker):
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         # rq keeps the state in memory first, then in the worker's hash: only the hash waits for Redis.
-        with contextlib.suppress(RedisError):
+        # An unchanged state is not written again (the loop sets "idle" after every job and before every
+        # wait); a Redis that forgot the worker's hash gets it back from registration_restore().
+        if pipeline is None and state == self._state:
+            return
+        try:
             super().set_state(state, pipeline)
+        except RedisError:
+            self._state = "unknown"  # not written: the next set_state writes whatever it is then
 
     # --- The work loop ---------------------------------------------------------------------------
 
@@ -565,8 +571,15 @@ class WeightedWorker(CompatWorker):
                     return
                 time.sleep(1)
         fault_point("after_settle", self.connection)
-        self._redis_steady(lambda: self.connection.lrem(self._inflight, 1, job.id))
+        self._redis_steady(lambda: self._inflight_release(job.id))
         self._outcome_forget(job.id)
+
+    def _inflight_release(self, job_id: str) -> None:
+        """Let a settled job out of the in-flight list and say "idle", in one round trip."""
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(self._inflight, 1, job_id)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            pipe.execute()
 
     def _job_state(self, job: Job) -> Any:
         return job.get_status(refresh=True)

@@ -651,8 +651,10 @@ def test_worker_stopped_job_id_is_the_job_rqs_stop_job_command_stopped(redis_con
 def test_compat_worker_registration_restore_lists_the_worker_again_after_redis_lost_it(redis_conn):
     worker = _compat_worker(["default", "critical"])
     worker.register_birth()
+    worker.set_state("busy")
     redis_conn.flushdb()  # Redis restarted without persistence
     worker.registration_restore()
+    assert redis_conn.hget(worker.key, "state") == b"busy"
     assert redis_conn.sismember(worker.redis_workers_keys, worker.key)
     for name in ("default", "critical"):
         assert redis_conn.sismember(WORKERS_BY_QUEUE_KEY % name, worker.key)
