@@ -14,8 +14,12 @@ analysis's own plus Django's import baseline, which is printed separately:
   * ours, first run — `analyze_patterns` for every organization with no suggestions yet (creates them);
   * ours, re-run    — the same again, everything already suggested (detection without inserts);
   * naive at N/10   — load the window's rows into Python, group them in a dict, score, pick types.
+Each of ours is timed next to its peer in the same child: the bare lane GROUP BY over the same window
+rows (the query detection starts with, summed up in the database and nothing else: the scan limit), run before and
+after the analysis (the faster of the two is kept).
 It prints a table, the growth from N/10 to N, the naive/ours ratio at N/10 (against the re-run, since
-the naive path creates nothing), and the project's targets at N (≤ 15 s and ≤ 300 MB).
+the naive path creates nothing), and the targets at N: first run and re-run each ≤ 2x the bare GROUP BY,
+peak RSS ≤ 300 MB.
 Uses DATABASE_URL (default: the `trenova_bench` PostgreSQL database, created and migrated if missing).
 """
 
@@ -36,7 +40,7 @@ SLUG_PREFIX = "bench-pa-"
 LOCATIONS = 50
 HISTORY_DAYS = 120
 HOME_LANE_SHARE = 0.4
-TARGET_SECONDS = 15.0
+TARGET_RATIO = 2.0
 TARGET_RSS_MB = 300.0
 
 
@@ -212,6 +216,7 @@ def child(mode: str, org_ids: list[int]) -> dict[str, Any]:
 
     if mode == "first":
         DedicatedLaneSuggestion.objects.filter(organization_id__in=org_ids).delete()
+    peer = bare_group_by(org_ids) if mode != "naive" else None
     started = time.perf_counter()
     totals = {"examined": 0, "qualified": 0, "created": 0}
     for org_id in org_ids:
@@ -227,7 +232,53 @@ def child(mode: str, org_ids: list[int]) -> dict[str, Any]:
             totals["qualified"] += result.lanes_qualified
             totals["created"] += result.suggestions_created
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_mb": _max_rss_mb(), "baseline_mb": baseline, **totals}
+    rss = _max_rss_mb()
+    if peer is not None:
+        peer = min(peer, bare_group_by(org_ids))  # before and after: the same warm cache as the analysis had
+    return {"seconds": seconds, "rss_mb": rss, "baseline_mb": baseline, "group_by_seconds": peer, **totals}
+
+
+def bare_group_by(org_ids: list[int]) -> float:
+    """The scan limit: the lane GROUP BY over the same window rows and nothing else (seconds)."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.db.models import Count, Max, Min, Sum
+    from django.utils import timezone
+
+    from patterns import selectors
+    from patterns.lanes import lane_key_fields
+    from patterns.models import PatternConfig
+
+    started = time.perf_counter()
+    for org_id in org_ids:
+        config = PatternConfig.for_organization(org_id)
+        now = timezone.now()
+        grouped = (
+            selectors.shipments_for_analysis(
+                organization_id=org_id,
+                customer_id=None,
+                start=now - timedelta(days=config.analysis_window_days),
+                end=now,
+            )
+            .values(*lane_key_fields(exact=config.require_exact_match))
+            .annotate(
+                frequency=Count("id"),
+                first_date=Min("business_date"),
+                last_date=Max("business_date"),
+                total_freight=Sum("freight_charge_amount"),
+            )
+            .order_by()
+        )
+        sql, params = grouped.query.sql_with_params()
+        with connection.cursor() as cursor:  # every aggregate used, one row back: no transfer cost
+            cursor.execute(
+                "SELECT COUNT(*), SUM(frequency), MIN(first_date), MAX(last_date), SUM(total_freight) "
+                f"FROM ({sql}) AS lanes",
+                params,
+            )
+            cursor.fetchall()
+    return time.perf_counter() - started
 
 
 def naive_analysis(org_id: int) -> tuple[int, int]:
@@ -344,14 +395,16 @@ def main() -> None:
     print()
     header = (
         f"{'run':<16} {'shipments':>10} {'examined':>9} {'qualified':>9} {'created':>8} {'seconds':>8} "
-        f"{'peak RSS MB':>12}"
+        f"{'GROUP BY s':>10} {'ratio':>6} {'peak RSS MB':>12}"
     )
     print(header)
     print("-" * len(header))
     for label, shipments, r in rows:
+        peer = r.get("group_by_seconds")
+        peer_text = f"{peer:>10.2f} {r['seconds'] / peer:>5.1f}x" if peer else f"{'':>10} {'':>6}"
         print(
             f"{label:<16} {shipments:>10,} {r['examined']:>9,} {r['qualified']:>9,} {r['created']:>8,} "
-            f"{r['seconds']:>8.2f} {r['rss_mb']:>12.0f}"
+            f"{r['seconds']:>8.2f} {peer_text} {r['rss_mb']:>12.0f}"
         )
     baseline = rows[0][2]["baseline_mb"]
     print(f"(peak RSS includes ~{baseline:.0f} MB of Python + Django before the analysis starts)")
@@ -374,13 +427,13 @@ def main() -> None:
         f"×{naive['rss_mb'] / small_rerun['rss_mb']:.1f} peak RSS "
         f"(naive qualified {naive['qualified']:,} lanes, ours {small_rerun['qualified']:,})"
     )
-    worst_seconds = max(big_first["seconds"], big_rerun["seconds"])
-    worst_rss = max(big_first["rss_mb"], big_rerun["rss_mb"])
-    verdict = "PASS" if worst_seconds <= TARGET_SECONDS and worst_rss <= TARGET_RSS_MB else "FAIL"
-    print(
-        f"target at {large:,}: ≤ {TARGET_SECONDS:.0f} s and ≤ {TARGET_RSS_MB:.0f} MB → "
-        f"{worst_seconds:.2f} s, {worst_rss:.0f} MB: {verdict}"
-    )
+    for label, r in (("first run", big_first), ("re-run", big_rerun)):
+        ratio = r["seconds"] / r["group_by_seconds"]
+        verdict = "PASS" if ratio <= TARGET_RATIO and r["rss_mb"] <= TARGET_RSS_MB else "FAIL"
+        print(
+            f"target at {large:,}, {label}: ≤ {TARGET_RATIO:.0f}x the bare GROUP BY and ≤ {TARGET_RSS_MB:.0f} MB → "
+            f"{r['seconds']:.2f} s / {r['group_by_seconds']:.2f} s = {ratio:.2f}x, {r['rss_mb']:.0f} MB: {verdict}"
+        )
 
 
 if __name__ == "__main__":
