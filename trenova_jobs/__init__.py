@@ -30,6 +30,8 @@ _EXPORTS = {
     "job_succeeded": "trenova_jobs.signals",
     "job_failed": "trenova_jobs.signals",
     "redis_ping": "trenova_jobs.outbox",
+    "OperationsOverview": "trenova_jobs.selectors",
+    "operations_overview": "trenova_jobs.selectors",
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "NonRetryableError",
+    "OperationsOverview",
     "PayloadValidationError",
     "UnknownJobTypeError",
     "enqueue",
@@ -50,6 +53,7 @@ __all__ = [
     "job_succeeded",
     "job_type",
     "job_type_names",
+    "operations_overview",
     "redis_ping",
 ]
 
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     from trenova_jobs.outbox import redis_ping
     from trenova_jobs.payloads import EmptyPayload, JobPayload
     from trenova_jobs.registry import JobContext, job_type, job_type_names
+    from trenova_jobs.selectors import OperationsOverview, operations_overview
     from trenova_jobs.signals import job_failed, job_succeeded
 
 

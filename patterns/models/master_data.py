@@ -88,6 +88,9 @@ class Worker(OrganizationScopedModel):
     last_name = models.CharField(max_length=100, help_text="Last name.")
 
     class Meta:
+        # "Worker" is the seed's name for a driver; in admin it would sit beside the job workers.
+        verbose_name = "driver"
+        verbose_name_plural = "drivers"
         ordering = ["last_name", "first_name"]
         constraints = [models.UniqueConstraint(fields=["organization", "code"], name="worker_code_unique_per_org")]
 
