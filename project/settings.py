@@ -204,6 +204,13 @@ TRENOVA_JOBS_DEQUEUE_STRATEGY = os.environ.get("TRENOVA_JOBS_DEQUEUE_STRATEGY", 
 TRENOVA_JOBS_RETRY_BACKOFF_CAP = env_int("TRENOVA_JOBS_RETRY_BACKOFF_CAP", 3600, minimum=1)
 # Extra modules that register job types (beyond every app's jobs.py): benchmarks load theirs this way.
 TRENOVA_JOBS_MODULES: list[str] = env_list("TRENOVA_JOBS_MODULES", [])
+# What a job is about, for the job record admin: a payload key (or the record's organization_id) and the
+# model whose admin page it links to. trenova_jobs itself imports no app's models.
+TRENOVA_JOBS_SUBJECTS: list[tuple[str, str]] = [
+    ("shipment_id", "patterns.shipment"),
+    ("customer_id", "patterns.customer"),
+    ("organization_id", "patterns.organization"),
+]
 # A scraper may read /metrics with "Authorization: Bearer <token>"; staff sessions always may.
 TRENOVA_METRICS_TOKEN = os.environ.get("TRENOVA_METRICS_TOKEN", "")
 # Housekeeping jobs: system:cleanup_temp_files deletes regular files older than TRENOVA_TEMP_MAX_AGE_HOURS under

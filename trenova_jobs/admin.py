@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, cast
 
 import scheduler.admin  # noqa: F401  (registers the package's pages now, so that they can be removed below)
 from django import forms
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from scheduler.models import CronJob, Queue, RepeatableJob, ScheduledJob
 from scheduler.models.worker import Worker as SchedulerWorker
 
@@ -37,9 +42,48 @@ def _pretty(value: Any) -> str:
     return format_html("<pre style='white-space: pre-wrap; margin: 0'>{}</pre>", json.dumps(value, indent=2))
 
 
+def _when(value: datetime | None) -> str:
+    """A time to the second, in the current time zone (the admin's default drops the seconds)."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _subjects(record: JobRecord) -> list[tuple[str, Any]]:
+    """(model label, id) of what the job is about, from its payload and its organization, in settings order."""
+    found = []
+    for key, label in getattr(settings, "TRENOVA_JOBS_SUBJECTS", []):
+        value = record.payload.get(key) if isinstance(record.payload, dict) else None
+        if value is None and key == "organization_id":
+            value = record.organization_id
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value):
+            found.append((label, value))
+    return found
+
+
+def _subject_link(label: str, pk: Any, text: str | None = None) -> str:
+    app_label, model_name = label.split(".")
+    try:
+        url = reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return f"{model_name} {pk}"
+    return format_html('<a href="{}">{}</a>', url, text or f"{model_name.capitalize()} {pk}")
+
+
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
-    list_display = ("id", "job_type", "queue", "status", "attempts_display", "user", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "job_type",
+        "subject",
+        "queue",
+        "status",
+        "attempts_display",
+        "user",
+        "created",
+        "duration",
+        "finished",
+    )
     list_filter = ("status", "job_type", "queue", "created_at")
     search_fields = ("id", "unique_key")
     list_select_related = ("user",)
@@ -49,12 +93,14 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ("retry_jobs", "cancel_jobs")
     fieldsets = (
         (None, {"fields": ("id", "job_type", "queue", "status", "attempts", "max_retries", "timeout")}),
+        ("About", {"fields": ("subject_detail",)}),
         ("Payload and outcome", {"fields": ("payload_display", "result_display", "error", "traceback")}),
+        ("Earlier runs", {"fields": ("history_display",)}),
         ("Deduplication", {"fields": ("unique_key", "unique_lock", "unique_until")}),
         ("Tenant", {"fields": ("organization_id", "business_unit_id", "user")}),
         (
             "Timeline",
-            {"fields": ("created_at", "enqueued_at", "scheduled_for", "started_at", "finished_at", "rq_link")},
+            {"fields": ("created", "enqueued", "scheduled", "started", "finished", "duration", "rq_link")},
         ),
     )
     readonly_fields = (
@@ -75,13 +121,92 @@ class JobRecordAdmin(admin.ModelAdmin):
         "organization_id",
         "business_unit_id",
         "user",
-        "created_at",
-        "enqueued_at",
-        "scheduled_for",
-        "started_at",
-        "finished_at",
+        "subject_detail",
+        "history_display",
+        "created",
+        "enqueued",
+        "scheduled",
+        "started",
+        "finished",
+        "duration",
         "rq_link",
     )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # the audit trail is pruned by system:prune_job_records only
+        return actions
+
+    @admin.display(description="subject")
+    def subject(self, obj: JobRecord) -> str:
+        found = _subjects(obj)
+        return _subject_link(*found[0]) if found else "—"
+
+    @admin.display(description="about")
+    def subject_detail(self, obj: JobRecord) -> str:
+        links = []
+        for label, pk in _subjects(obj):
+            try:
+                model = apps.get_model(label)
+            except (LookupError, ValueError):
+                links.append(f"{label} {pk}")
+                continue
+            instance = model._default_manager.filter(pk=pk).first()
+            name = str(model._meta.verbose_name).capitalize()
+            text = f"{name}: {instance}" if instance is not None else f"{name} {pk} (deleted)"
+            links.append(_subject_link(label, pk, text) if instance is not None else text)
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) if links else "—"
+
+    @admin.display(description="earlier runs")
+    def history_display(self, obj: JobRecord) -> str:
+        if not obj.history:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    run.get("status", ""),
+                    run.get("attempts", ""),
+                    run.get("finished_at") or "—",
+                    run.get("retried_at") or "—",
+                    (run.get("error") or "—")[:300],
+                )
+                for run in reversed(obj.history)
+                if isinstance(run, dict)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>status</th><th>attempts</th><th>finished</th><th>retried</th><th>error</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: JobRecord) -> str:
+        return _when(obj.created_at)
+
+    @admin.display(description="pushed to Redis", ordering="enqueued_at")
+    def enqueued(self, obj: JobRecord) -> str:
+        return _when(obj.enqueued_at)
+
+    @admin.display(description="due", ordering="scheduled_for")
+    def scheduled(self, obj: JobRecord) -> str:
+        return _when(obj.scheduled_for)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: JobRecord) -> str:
+        return _when(obj.started_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, obj: JobRecord) -> str:
+        return _when(obj.finished_at)
+
+    @admin.display(description="duration")
+    def duration(self, obj: JobRecord) -> str:
+        if obj.started_at is None or obj.finished_at is None or obj.finished_at < obj.started_at:
+            return "—"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.2f} s"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # jobs are created through the enqueue service, never by hand
@@ -113,6 +238,8 @@ class JobRecordAdmin(admin.ModelAdmin):
                 done += 1
             except JobStateError as exc:
                 refused.append(str(exc))
+            else:
+                self.log_change(request, record, f"{verb} from the admin.")  # the record's History
         if done:
             self.message_user(request, f"{verb} {done} job(s).", messages.SUCCESS)
         for reason in refused[:10]:

@@ -81,6 +81,11 @@ class JobRecord(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True, help_text="When it is due (delayed or retrying).")
     started_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt started.")
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When it reached a final status.")
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Earlier runs, kept when the job is retried by hand: status, attempts, error, times.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -417,6 +417,14 @@ class CompatWorker(Worker):
             mapping={"birth": utcformat(utcnow()), "queues": ",".join(self.queue_names()), "state": self._state},
         )
 
+    def state_is(self, state: str) -> bool:
+        """Whether rq's in-memory worker state (what it last wrote to the worker hash) is ``state``."""
+        return bool(self._state == state)
+
+    def state_forget(self) -> None:
+        """The state could not be written: make the next ``set_state`` write whatever it is then."""
+        self._state = "unknown"
+
     def horse_pid_clear(self) -> None:
         """The horse has been waited for: there is none any more."""
         self._horse_pid = 0

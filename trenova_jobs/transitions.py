@@ -57,6 +57,9 @@ class AttemptScope(TypedDict):
     statuses: Collection[str]
 
 
+# Earlier runs kept on a record retried by hand (the newest ones).
+HISTORY_KEPT = 20
+
 # Going back to the outbox clears what the push set: one set of fields, wherever it happens.
 _TO_OUTBOX_FIELDS = {"status": JobStatus.PENDING, "enqueued_at": None}
 
@@ -372,9 +375,19 @@ def record_cancel(*, record: JobRecord) -> bool:
 
 def record_reset_for_retry(*, record: JobRecord, unique_until: datetime | None) -> bool:
     """Failed or cancelled → ``pending`` from scratch (attempts, outcome and times cleared), holding its
-    unique key again. Raises ``IntegrityError`` when another active job holds that key."""
+    unique key again; the run that ended is kept in ``history``. Raises ``IntegrityError`` when another
+    active job holds that key."""
+    earlier = {
+        "status": record.status,
+        "attempts": record.attempts,
+        "error": record.error[:2000],
+        "started_at": record.started_at.isoformat() if record.started_at else None,
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "retried_at": timezone.now().isoformat(),
+    }
     updated = JobRecord.objects.filter(pk=record.pk, status__in=RETRYABLE).update(
         **_TO_OUTBOX_FIELDS,
+        history=[*record.history, earlier][-HISTORY_KEPT:],
         attempts=0,
         error="",
         traceback="",

@@ -224,12 +224,12 @@ class WeightedWorker(CompatWorker):
         # rq keeps the state in memory first, then in the worker's hash: only the hash waits for Redis.
         # An unchanged state is not written again (the loop sets "idle" after every job and before every
         # wait); a Redis that forgot the worker's hash gets it back from registration_restore().
-        if pipeline is None and state == self._state:
+        if pipeline is None and self.state_is(state):
             return
         try:
             super().set_state(state, pipeline)
         except RedisError:
-            self._state = "unknown"  # not written: the next set_state writes whatever it is then
+            self.state_forget()  # not written: the next set_state writes whatever it is then
 
     # --- The work loop ---------------------------------------------------------------------------
 

@@ -784,3 +784,12 @@ def test_scheduler_lock_release_frees_only_a_lock_its_owner_still_holds(redis_co
     assert _scheduler(["default"], owner="w-live").acquire_locks() == {"default"}
     assert not scheduler_lock_release(redis_conn, "default", "w-dead")
     assert redis_conn.get(lock) == b"w-live"
+
+
+def test_compat_worker_state_is_what_rq_last_wrote_and_can_be_forgotten(redis_conn):
+    worker = _compat_worker(["default"])
+    worker.set_state("busy")
+    assert worker.state_is("busy") and not worker.state_is("idle")
+    assert redis_conn.hget(worker.key, "state") == b"busy"
+    worker.state_forget()
+    assert not worker.state_is("busy")
