@@ -3,8 +3,8 @@
 The notification is written in the outcome's transaction, so the windows are the job's own: a worker
 killed after its handler returned but before the outcome was written (``after_horse_exit``) leaves
 neither, and the rescuer writes both; one killed after the outcome (``after_settle``) leaves both, and
-recovery must not add a second; one killed while the handler runs re-runs the job, and only the final
-outcome notifies.
+recovery must not add a second. One killed while the handler runs (supervisor, process group or work horse)
+re-runs the job and only the final outcome notifies: tests/reliability/test_worker_kills.py.
 """
 
 from __future__ import annotations
@@ -80,16 +80,3 @@ def test_killed_after_the_outcome_was_written_is_not_notified_again(redis_conn, 
     wait_for(lambda: not redis_conn.exists(inflight_key(name)), timeout=40, message="the entry to be cleared")
     assert Notification.objects.filter(job_id=record.id).count() == 1
     assert WebhookDelivery.objects.filter(event_type="job.succeeded", payload__data__job__id=record.id).count() == 1
-
-
-def test_killed_while_the_handler_runs_notifies_only_the_final_outcome(redis_conn, start_worker):
-    user = UserFactory()
-    victim, _ = _victim(start_worker)
-    token = uuid.uuid4().hex
-    record = enqueue("test:sleep", {"token": token, "seconds": 120}, user=user)
-    wait_for(lambda: redis_conn.lrange(f"test:{token}:pids", 0, -1), timeout=30, message="the first attempt")
-    _kill_group(victim)
-    start_worker("default")
-    wait_for(lambda: _status(record.id) == JobStatus.SUCCEEDED, timeout=60, message="the re-run")
-    assert JobRecord.objects.get(pk=record.id).attempts == 2
-    assert list(Notification.objects.filter(job_id=record.id).values_list("outcome", flat=True)) == ["succeeded"]

@@ -8,7 +8,7 @@ is noted in Redis (pid, start, end), so a job run twice, or twice at once, shows
 The windows, in the order a job meets them:
   after_dequeue     popped into the worker's in-flight list, record still ``queued``
   after_start_mark  record ``running``, no horse yet
-  (horse running)   the handler runs: kill the supervisor, the process group, or the horse
+  (horse running)   the handler runs: see tests/reliability/test_worker_kills.py
   after_horse_exit  the handler returned, the outcome is not yet in the record
   after_settle      the record is final, the job id is still in flight
 """
@@ -19,7 +19,6 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from rq.job import Job
@@ -37,28 +36,6 @@ from trenova_jobs.rq_compat import dequeue_into
 from trenova_jobs.transitions import record_attempt_started
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _status(record_id: str) -> JobRecord:
@@ -104,38 +81,6 @@ def test_a_worker_killed_before_the_handler_started_loses_nothing_and_spends_no_
     assert done.unique_lock is None  # the key is free again
     wait_for(lambda: not redis_conn.exists(inflight_key(name)), timeout=10, message="the dead worker's list")
     assert redis_conn.zscore(WORKERS_KEY, name) is None  # forgotten once nothing was left in flight
-
-
-@pytest.mark.parametrize("kill", ["supervisor", "group", "horse"])
-def test_a_worker_killed_while_its_handler_runs_reruns_it_once_and_never_twice_at_once(redis_conn, start_worker, kill):
-    victim, _name = _victim(start_worker)
-    token = uuid.uuid4().hex
-    record = enqueue("test:sleep", {"token": token, "seconds": 120})
-    wait_for(lambda: redis_conn.lrange(f"test:{token}:pids", 0, -1), timeout=30, message="the first attempt")
-    horse = int(redis_conn.lindex(f"test:{token}:pids", 0))
-    helpers = [pid for pid in children(victim.pid) if pid != horse]  # rq's scheduler child
-    assert helpers, "the victim should have a scheduler child"
-    if kill == "supervisor":
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.wait(timeout=10)
-    elif kill == "group":
-        _sigkill_group(victim)
-    else:
-        os.kill(horse, signal.SIGKILL)
-    # The kill really killed what it meant to: the horse is in a session of its own, so only
-    # PR_SET_PDEATHSIG takes it down with its supervisor; the scheduler child goes the same way.
-    wait_for(lambda: not pid_alive(horse), timeout=5, message="the work horse to die")
-    if kill != "horse":
-        wait_for(lambda: not any(pid_alive(p) for p in helpers), timeout=5, message="the scheduler child to die")
-        start_worker("default")
-    killed_at = time.time()
-
-    wait_for(lambda: _status(record.id).status == JobStatus.SUCCEEDED, timeout=60, message="the re-run")
-    assert _status(record.id).attempts == 2
-    pids, starts, ends = _runs(redis_conn, token)
-    assert len(pids) == 2 and pids[0] != pids[1]
-    assert len(ends) == 1 and ends[0] > starts[1]  # the first never finished; the second ran alone
-    assert starts[1] >= killed_at - 0.5
 
 
 @pytest.mark.parametrize(
