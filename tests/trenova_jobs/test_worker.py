@@ -192,3 +192,15 @@ def test_worker_sweep_pushes_records_left_pending_by_a_redis_outage(private_redi
     start_worker(env={"REDIS_URL": private_redis.url})  # nobody runs dispatch_jobs: the worker's sweep does
     done = _wait_status(record.id, JobStatus.SUCCEEDED, timeout=40)
     assert done.result == {"value": 5} and done.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_is_quiet_at_info_once_started(redis_conn, start_worker):
+    """Recovery, sweeps and rq's registry clean-up all run while idle; none of them logs at INFO."""
+    proc = start_worker("--logging-level", "INFO")
+    wait_for(lambda: "ticker_started" in proc.log_path.read_text(), timeout=30, message="the worker to start")
+    started_lines = len(proc.log_path.read_text().splitlines())
+    # Every maintenance clock is due at start and the recovery clock ticks every 2 s: 5 s sees each run.
+    time.sleep(5)
+    later = proc.log_path.read_text().splitlines()[started_lines:]
+    assert later == [], later
