@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-import json
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.db.models import Count, OrderBy, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
+from patterns.admin_review import (
+    AcceptSuggestionForm,
+    RejectSuggestionsForm,
+    SuggestionStatusFilter,
+    form_errors,
+    money,
+    route,
+    score_parts,
+    week_chart,
+)
 from patterns.errors import SuggestionError
+from patterns.evidence import cadence_per_week, weeks_touched
 from patterns.models import (
     BusinessUnit,
     Customer,
@@ -35,6 +50,12 @@ from patterns.models import (
     SuggestionStatus,
     TriggerReason,
     Worker,
+)
+from patterns.selectors import (
+    SUGGESTION_RANKING,
+    suggestion_detection_context,
+    suggestion_review,
+    suggestions_ranked,
 )
 from patterns.services import pattern_analysis_enqueue, suggestion_accept, suggestion_reject
 from trenova_jobs import JobError
@@ -441,84 +462,283 @@ class PatternConfigAdmin(TimestampedAdmin):
 # --- Lane suggestions ------------------------------------------------------------------------------
 
 
-class RejectSuggestionsForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=2000,
-        help_text="Why these lanes should not become dedicated lanes; kept on each suggestion.",
-    )
+class RankedChangeList(ChangeList):
+    """The suggestion list, whose column headers mark the ranking it is sorted by.
+
+    The headers show the default ordering of ``ModelAdmin.ordering`` or the model's Meta, not of
+    ``get_ordering()``; the ranking can be neither (it names an annotation), so it is given here.
+    """
+
+    def _get_default_ordering(self) -> list[Any]:
+        return list(SUGGESTION_RANKING)
 
 
 @admin.register(DedicatedLaneSuggestion)
 class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
-    """Suggestions are made by pattern detection and decided through the actions; no field is edited by hand."""
+    """Suggestions are made by pattern detection and decided on the review page or by the list's actions.
+
+    The change page is a read-only review (``review.html``): the lane, the score's parts, the evidence
+    (``patterns.selectors.suggestion_review``) and the accept/reject forms, which post to views of their
+    own that call the services. Nothing is edited, added or deleted by hand: a suggestion is the record of
+    a decision (the rejection cooldown and the lane's origin depend on it).
+    """
 
     list_display = (
         "lane",
-        "customer",
-        "frequency",
+        "customer_display",
         "confidence_score",
-        "status",
-        "expires_at",
-        "suggested_name",
-        "organization",
+        "weeks_active_display",
+        "cadence",
+        "revenue",
+        "last_seen",
+        "status_display",
+        "expires",
     )
-    list_filter = ("status", "organization", "expires_at")
+    list_filter = (SuggestionStatusFilter, "organization", "expires_at")
     search_fields = (
         "suggested_name",
         "customer__code",
         "customer__name",
         "origin_location__code",
+        "origin_location__city",
         "destination_location__code",
+        "destination_location__city",
     )
     list_select_related = ("organization", "customer", "origin_location", "destination_location")
-    ordering = ("-confidence_score", "-frequency", "-created_at")
     actions = ("accept_selected", "reject_selected")
     show_full_result_count = False
-    fieldsets = (
-        (None, {"fields": ("organization", "business_unit", "status", "suggested_name", "expires_at")}),
-        (
-            "Lane",
-            {
-                "fields": (
-                    "customer",
-                    ("origin_location", "destination_location"),
-                    ("service_type", "shipment_type"),
-                    ("tractor_type", "trailer_type"),
-                )
-            },
-        ),
-        (
-            "Evidence",
-            {
-                "fields": (
-                    ("confidence_score", "frequency"),
-                    ("first_shipment_date", "last_shipment_date"),
-                    ("total_freight_charge", "average_freight_charge"),
-                    "pattern_details_display",
-                )
-            },
-        ),
-        ("Decision", {"fields": ("processed_by", "processed_at", "reject_reason", "created_dedicated_lane")}),
-        TIMESTAMPS_FIELDSET,
-    )
+    review_template = "admin/patterns/dedicatedlanesuggestion/review.html"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: DedicatedLaneSuggestion | None = None) -> list[str]:
-        # Read-only: changes go through the accept/reject services (the actions), never a raw edit.
-        return [*(f.name for f in self.model._meta.fields if f.name != "id"), "pattern_details_display"]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DedicatedLaneSuggestion]:
+        return suggestions_ranked(suggestions=super().get_queryset(request))
+
+    # django-stubs types an ordering as strings only; Django takes expressions too (as `ordering` does).
+    def get_ordering(self, request: HttpRequest) -> tuple[OrderBy, ...]:  # type: ignore[override]
+        # Ties on the score are ranked by evidence (selectors.SUGGESTION_RANKING, docs/decisions.md);
+        # `ordering` cannot name the weeks_active annotation (the admin checks it against the fields).
+        return SUGGESTION_RANKING
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return RankedChangeList
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/accept/",
+                self.admin_site.admin_view(self.accept_view),
+                name="{}_{}_accept".format(*info),
+            ),
+            path(
+                "<path:object_id>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="{}_{}_reject".format(*info),
+            ),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # suggestions come from pattern detection
 
-    @admin.display(description="Lane", ordering="origin_location__code")
-    def lane(self, obj: DedicatedLaneSuggestion) -> str:
-        return f"{obj.origin_location.code} → {obj.destination_location.code}"
+    def has_delete_permission(self, request: HttpRequest, obj: DedicatedLaneSuggestion | None = None) -> bool:
+        return False  # decisions are kept: reject a suggestion instead (no "Delete selected" either)
 
-    @admin.display(description="Pattern details")
-    def pattern_details_display(self, obj: DedicatedLaneSuggestion) -> str:
+    # --- the list's columns
+
+    @admin.display(description="Lane", ordering="origin_location__city")
+    def lane(self, obj: DedicatedLaneSuggestion) -> str:
+        codes = f"{obj.origin_location.code} → {obj.destination_location.code}"
+        return format_html('<span class="lane" title="{}">{}</span>', codes, route(obj))
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def customer_display(self, obj: DedicatedLaneSuggestion) -> str:
+        return format_html('{} <span class="quiet">{}</span>', obj.customer.name, obj.customer.code)
+
+    @admin.display(description="Weeks active", ordering="weeks_active")
+    def weeks_active_display(self, obj: DedicatedLaneSuggestion) -> str:
+        context = suggestion_detection_context(obj)
+        weeks = weeks_touched(start=context.window_start, end=context.window_end)
+        return f"{obj.weeks_active} of {weeks}"  # type: ignore[attr-defined]
+
+    @admin.display(description="Cadence", ordering="frequency")
+    def cadence(self, obj: DedicatedLaneSuggestion) -> str:
+        days = suggestion_detection_context(obj).window_days
+        per_week = cadence_per_week(shipments=obj.frequency, window_days=days)
         return format_html(
-            "<pre style='white-space: pre-wrap; margin: 0'>{}</pre>", json.dumps(obj.pattern_details, indent=2)
+            '<span title="{} shipments in {} days">{}/wk</span>', obj.frequency, round(days), f"{per_week:.1f}"
         )
+
+    @admin.display(description="Revenue (window)", ordering="total_freight_charge")
+    def revenue(self, obj: DedicatedLaneSuggestion) -> str:
+        return money(obj.total_freight_charge)
+
+    @admin.display(description="Last seen", ordering="last_shipment_date")
+    def last_seen(self, obj: DedicatedLaneSuggestion) -> date:
+        return timezone.localdate(obj.last_shipment_date)
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj: DedicatedLaneSuggestion) -> str:
+        if obj.status == SuggestionStatus.PENDING and obj.expires_at <= timezone.now():
+            return "Pending (expired)"
+        return obj.get_status_display()
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj: DedicatedLaneSuggestion) -> date:
+        return timezone.localdate(obj.expires_at)
+
+    # --- the review page (the change view) and its forms
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])  # decisions are posted to the accept and reject views
+        return self._review_response(request, object_id)
+
+    def accept_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        suggestion = self._decidable(request, object_id)
+        if isinstance(suggestion, HttpResponse):
+            return suggestion
+        form = AcceptSuggestionForm(request.POST, organization_id=suggestion.organization_id)
+        if form.is_valid():
+            try:
+                lane = suggestion_accept(
+                    suggestion=suggestion,
+                    user=_acting_user(request),
+                    name=form.cleaned_data["name"],
+                    primary_worker=form.cleaned_data["primary_worker"],
+                    secondary_worker=form.cleaned_data["secondary_worker"],
+                    auto_assign=form.cleaned_data["auto_assign"],
+                )
+            except SuggestionError as exc:
+                form_errors(form, exc)
+            else:
+                self._log_accepted(request, suggestion, lane)
+                lane_url = reverse("admin:patterns_dedicatedlane_change", args=[lane.pk])
+                self.message_user(
+                    request,
+                    format_html(
+                        'Accepted the suggestion for {}: created the dedicated lane <a href="{}">{}</a>.',
+                        route(suggestion),
+                        lane_url,
+                        lane.name,
+                    ),
+                    messages.SUCCESS,
+                )
+                return redirect(lane_url)
+        self._refused(request, "accepted", form)
+        return self._review_response(request, object_id, accept_form=form)
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        suggestion = self._decidable(request, object_id)
+        if isinstance(suggestion, HttpResponse):
+            return suggestion
+        form = RejectSuggestionsForm(request.POST)
+        if form.is_valid():
+            try:
+                suggestion_reject(suggestion=suggestion, user=_acting_user(request), reason=form.cleaned_data["reason"])
+            except SuggestionError as exc:
+                form_errors(form, exc)
+            else:
+                self._log_rejected(request, suggestion)
+                self.message_user(
+                    request,
+                    format_html(
+                        'Rejected the suggestion for <a href="{}">{}</a>.',
+                        reverse("admin:patterns_dedicatedlanesuggestion_change", args=[suggestion.pk]),
+                        route(suggestion),
+                    ),
+                    messages.SUCCESS,
+                )
+                return redirect("admin:patterns_dedicatedlanesuggestion_changelist")
+        self._refused(request, "rejected", form)
+        return self._review_response(request, object_id, reject_form=form)
+
+    def _refused(self, request: HttpRequest, verb: str, form: forms.Form) -> None:
+        # A refusal the form cannot show next to a field (the suggestion was decided meanwhile, it expired)
+        # is said in the message itself: a decided suggestion's page has no form to show it on.
+        problems = " ".join(str(error) for error in form.non_field_errors())
+        detail = f": {problems}" if problems else "; see the errors below."
+        self.message_user(request, f"The suggestion was not {verb}{detail}", messages.ERROR)
+
+    def _decidable(self, request: HttpRequest, object_id: str) -> DedicatedLaneSuggestion | HttpResponse:
+        """The suggestion a decision is posted for, or the response that refuses it."""
+        if request.method != "POST":
+            return redirect("admin:patterns_dedicatedlanesuggestion_change", object_id)
+        suggestion = self.get_object(request, object_id)
+        if suggestion is None:
+            return self._missing(request, object_id)
+        if not self.has_change_permission(request, suggestion):
+            raise PermissionDenied
+        return suggestion
+
+    def _review_response(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        accept_form: AcceptSuggestionForm | None = None,
+        reject_form: RejectSuggestionsForm | None = None,
+    ) -> HttpResponse:
+        review = suggestion_review(suggestion_id=object_id) if object_id.isdigit() else None
+        if review is None:
+            return self._missing(request, object_id)
+        suggestion = review.suggestion
+        if not self.has_view_or_change_permission(request, suggestion):
+            raise PermissionDenied
+        pending = suggestion.status == SuggestionStatus.PENDING
+        expired = suggestion.status == SuggestionStatus.EXPIRED or (pending and suggestion.expires_at <= timezone.now())
+        may_decide = pending and self.has_change_permission(request, suggestion)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review suggestion: {route(suggestion)}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": suggestion,
+            "review": review,
+            "suggestion": suggestion,
+            "evidence": review.evidence,
+            "route": route(suggestion),
+            "score_parts": score_parts(review),
+            "chart": week_chart(review.evidence.weeks),
+            "pending": pending,
+            "expired": expired,
+            # Accepting needs a Pending, unexpired suggestion; rejecting only a Pending one.
+            "accept_form": (
+                accept_form
+                or AcceptSuggestionForm(
+                    initial={"name": suggestion.suggested_name}, organization_id=suggestion.organization_id
+                )
+            )
+            if may_decide and not expired
+            else None,
+            "reject_form": (reject_form or RejectSuggestionsForm()) if may_decide else None,
+            "shipments_shown": len(review.shipments),
+            "time_zone": timezone.get_current_timezone_name(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.review_template, context)
+
+    def _missing(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        # What the admin's own change view answers for an id that is not there.
+        self.message_user(
+            request, f"Lane suggestion with ID “{object_id}” doesn’t exist. Perhaps it was deleted?", messages.WARNING
+        )
+        return redirect("admin:index")
+
+    def _log_accepted(self, request: HttpRequest, suggestion: DedicatedLaneSuggestion, lane: DedicatedLane) -> None:
+        self.log_change(request, suggestion, f"Accepted: created the dedicated lane “{lane.name}”.")
+        self.log_addition(request, lane, f"Created by accepting the lane suggestion “{suggestion.suggested_name}”.")
+
+    def _log_rejected(self, request: HttpRequest, suggestion: DedicatedLaneSuggestion) -> None:
+        reason = suggestion.reject_reason
+        self.log_change(request, suggestion, f"Rejected: {reason}" if reason else "Rejected.")
+
+    # --- the list's actions
 
     @admin.action(description="Accept selected suggestions (create dedicated lanes)", permissions=["change"])
     def accept_selected(self, request: HttpRequest, queryset: QuerySet[DedicatedLaneSuggestion]) -> None:
@@ -529,6 +749,7 @@ class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
             except SuggestionError as exc:
                 refused.append(f"{suggestion.suggested_name}: {exc}")
                 continue
+            self._log_accepted(request, suggestion, lane)
             accepted.append(lane.name)
         if accepted:
             lanes = ", ".join(accepted)
@@ -552,6 +773,7 @@ class DedicatedLaneSuggestionAdmin(TimestampedAdmin):
                 except SuggestionError as exc:
                     refused.append(f"{suggestion.suggested_name}: {exc}")
                     continue
+                self._log_rejected(request, suggestion)
                 rejected += 1
             if rejected:
                 self.message_user(request, f"Rejected {rejected} suggestion(s).", messages.SUCCESS)

@@ -1,25 +1,53 @@
-"""Read-only queries of the patterns domain: shipments to analyse, lane suggestions, lanes already covered."""
+"""Read-only queries of the patterns domain: shipments to analyse, lane suggestions (ranked, reviewed), lanes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Model, QuerySet
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Lower, TruncWeek
 from django.utils import timezone
 
-from patterns.lanes import LANE_FIELDS, REQUIRED_LANE_FIELDS, LaneKey, column, lane_key_fields
+from patterns.evidence import DetectionContext, LaneEvidence, ShipmentPoint, detection_context, lane_evidence
+from patterns.lanes import (
+    LANE_COLUMNS,
+    LANE_FIELDS,
+    NULLABLE_LANE_COLUMNS,
+    REQUIRED_LANE_FIELDS,
+    ROUTE_FIELDS,
+    TYPE_FIELDS,
+    LaneKey,
+    column,
+    lane_key_fields,
+)
 from patterns.models import (
     Customer,
     DedicatedLane,
     DedicatedLaneStatus,
     DedicatedLaneSuggestion,
     Organization,
+    PatternConfig,
     Shipment,
     ShipmentStatus,
     SuggestionStatus,
 )
+from patterns.scoring import ScoreBreakdown, score_breakdown
 
 
 def organization_get(*, organization_id: int) -> Organization | None:
@@ -46,7 +74,18 @@ def shipments_for_analysis(
     [start, end]. Canceled shipments and shipments lacking a lane field that lanes require (customer,
     stops, service type, shipment type) are left out. Unordered: callers group or order it themselves.
     """
-    shipments = (
+    shipments = _analysable_shipments(organization_id=organization_id, start=start, end=end)
+    if customer_id is not None:
+        shipments = shipments.filter(customer_id=customer_id)
+    return shipments.order_by()
+
+
+def _analysable_shipments(*, organization_id: Any, start: Any, end: Any) -> QuerySet[Shipment]:
+    """What detection counts: not Canceled, every required lane field set, business date in [start, end].
+
+    The arguments are plain values, or ``OuterRef``s when this is the inside of a subquery.
+    """
+    return (
         Shipment.objects.filter(
             organization_id=organization_id, **{f"{name}__isnull": False for name in REQUIRED_LANE_FIELDS}
         )
@@ -54,9 +93,6 @@ def shipments_for_analysis(
         .annotate(business_date=Coalesce("planned_pickup_at", "created_at"))
         .filter(business_date__gte=start, business_date__lte=end)
     )
-    if customer_id is not None:
-        shipments = shipments.filter(customer_id=customer_id)
-    return shipments.order_by()
 
 
 def suggestion_list(
@@ -151,3 +187,161 @@ def lane_codes(*, lanes: Iterable[object], fields: Sequence[str] = LANE_FIELDS) 
         found = dict(model._default_manager.filter(pk__in=ids).values_list("pk", "code"))
         codes.update(dict.fromkeys(names, found))
     return codes
+
+
+# --- Reviewing a suggestion: the shipments behind it, and the evidence that ranks ties --------------
+
+# How the admin ranks suggestions: score first; where scores tie (most recurring lanes score 1.0), the
+# steadier lane (active in more of the window's weeks), then the one worth more, then the one seen last.
+# Expressions rather than "-name" strings: an ordering that names the weeks_active annotation can then be
+# set on a queryset before the annotation is (as the admin's get_queryset does).
+SUGGESTION_RANKING = tuple(
+    F(name).desc() for name in ("confidence_score", "weeks_active", "total_freight_charge", "last_shipment_date", "pk")
+)
+SUGGESTION_SHIPMENTS_SHOWN = 100  # rows of the review page's shipment table; the figures count them all
+
+
+def _suggestion_shipments(lane: Mapping[str, Any], *, exact: bool) -> QuerySet[Shipment]:
+    """The shipments behind a suggestion: its route (with exact matching, also its four types), counted as
+    detection counts them, between its first and last shipment date.
+
+    ``lane`` maps the suggestion's columns (``organization_id``, ``customer_id`` …, ``first_shipment_date``)
+    to plain values, or to ``OuterRef``s for a subquery. Bounded by the stored first and last dates (not
+    the window, which only ``pattern_details`` holds), so that the list and the review page count the
+    same rows: what detection saw, less what was cancelled since, plus what was back-dated into the span.
+    """
+    shipments = _analysable_shipments(
+        organization_id=lane["organization_id"], start=lane["first_shipment_date"], end=lane["last_shipment_date"]
+    ).filter(**{name: lane[name] for name in ROUTE_FIELDS})
+    if exact:
+        # Tractor and trailer types may be empty on both sides: compared through COALESCE(…, 0), as the
+        # one-pending-suggestion constraint compares them.
+        shipments = shipments.alias(**{f"_{name}": Coalesce(name, Value(0)) for name in NULLABLE_LANE_COLUMNS}).filter(
+            **{name: lane[name] for name in TYPE_FIELDS if name not in NULLABLE_LANE_COLUMNS},
+            **{
+                f"_{name}": Coalesce(lane[name], Value(0), output_field=BigIntegerField())
+                if isinstance(lane[name], OuterRef)
+                else (lane[name] or 0)
+                for name in NULLABLE_LANE_COLUMNS
+            },
+        )
+    return shipments
+
+
+def suggestions_ranked(*, suggestions: QuerySet[DedicatedLaneSuggestion]) -> QuerySet[DedicatedLaneSuggestion]:
+    """``suggestions`` annotated with ``weeks_active`` and ordered by ``SUGGESTION_RANKING``.
+
+    ``weeks_active``: the calendar weeks (Monday to Sunday) with at least one of the suggestion's shipments
+    (``_suggestion_shipments``); one correlated subquery in the same SELECT, whatever the number of rows.
+    """
+    outer = {
+        name: OuterRef(name) for name in ("organization_id", *LANE_COLUMNS, "first_shipment_date", "last_shipment_date")
+    }
+
+    def weeks(exact: bool) -> Subquery:
+        counted = (
+            _suggestion_shipments(outer, exact=exact)
+            .order_by()
+            .values("organization_id")
+            .annotate(weeks=Count(TruncWeek("business_date"), distinct=True))
+            .values("weeks")
+        )
+        return Subquery(counted, output_field=IntegerField())
+
+    weeks_active = Case(
+        When(pattern_details__config__require_exact_match=True, then=weeks(exact=True)),
+        default=weeks(exact=False),
+        output_field=IntegerField(),
+    )
+    return suggestions.annotate(weeks_active=Coalesce(weeks_active, Value(0))).order_by(*SUGGESTION_RANKING)
+
+
+@dataclass(frozen=True)
+class SuggestionShipmentRow:
+    id: int
+    pro_number: str
+    status: str
+    business_date: datetime
+    planned_delivery_at: datetime | None
+    freight_charge_amount: Decimal | None
+
+    @property
+    def status_label(self) -> str:
+        return ShipmentStatus(self.status).label
+
+
+@dataclass(frozen=True)
+class SuggestionReview:
+    """Everything the review page shows about one suggestion."""
+
+    suggestion: DedicatedLaneSuggestion
+    context: DetectionContext  # window, detection time and settings the score was computed with
+    breakdown: ScoreBreakdown  # the score's four parts, recomputed from the stored figures
+    evidence: LaneEvidence  # from the shipments behind it, as they are now
+    shipments: tuple[SuggestionShipmentRow, ...]  # newest first, at most SUGGESTION_SHIPMENTS_SHOWN
+
+    @property
+    def breakdown_matches(self) -> bool:
+        """Whether the recomputed parts add up to the stored score (not for hand-made suggestions)."""
+        return self.breakdown.total == self.suggestion.confidence_score
+
+
+def suggestion_detection_context(suggestion: DedicatedLaneSuggestion) -> DetectionContext:
+    """The window, detection time and settings recorded with the suggestion (defaults for what is missing)."""
+    defaults = PatternConfig()
+    return detection_context(
+        suggestion.pattern_details,
+        created_at=suggestion.created_at,
+        default_window_days=defaults.analysis_window_days,
+        default_weight_recent=defaults.weight_recent_shipments,
+    )
+
+
+def suggestion_review(*, suggestion_id: int | str) -> SuggestionReview | None:
+    """The suggestion with its lane's rows, score breakdown and evidence; None when there is none.
+
+    Two queries, whatever the number of shipments: the suggestion with its related rows, and the
+    shipments behind it (every one is needed for the figures; only the newest are kept as rows).
+    """
+    suggestion = (
+        DedicatedLaneSuggestion.objects.select_related(
+            "organization", "business_unit", *LANE_FIELDS, "processed_by", "created_dedicated_lane"
+        )
+        .filter(pk=suggestion_id)
+        .first()
+    )
+    if suggestion is None:
+        return None
+    context = suggestion_detection_context(suggestion)
+    lane = {
+        name: getattr(suggestion, name)
+        for name in ("organization_id", *LANE_COLUMNS, "first_shipment_date", "last_shipment_date")
+    }
+    shipments = _suggestion_shipments(lane, exact=context.exact).order_by(F("business_date").desc(), "-pk")
+    # The business date travels as `_date`: it is an annotation (of _analysable_shipments) that the
+    # type checker's plugin cannot see through the helper, so it is not named as a field here.
+    rows = []
+    for row in shipments.values("id", "pro_number", "status", "planned_delivery_at", "freight_charge_amount").annotate(
+        _date=F("business_date")
+    ):
+        rows.append(SuggestionShipmentRow(business_date=row.pop("_date"), **row))
+    breakdown = score_breakdown(
+        frequency=suggestion.frequency,
+        first=suggestion.first_shipment_date,
+        last=suggestion.last_shipment_date,
+        total_freight=suggestion.total_freight_charge,
+        now=context.detected_at,
+        weight_recent=context.weight_recent,
+    )
+    evidence = lane_evidence(
+        points=[ShipmentPoint(business_date=row.business_date, amount=row.freight_charge_amount) for row in rows],
+        window_start=context.window_start,
+        window_end=context.window_end,
+    )
+    return SuggestionReview(
+        suggestion=suggestion,
+        context=context,
+        breakdown=breakdown,
+        evidence=evidence,
+        shipments=tuple(rows[:SUGGESTION_SHIPMENTS_SHOWN]),
+    )

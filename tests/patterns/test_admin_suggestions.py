@@ -19,9 +19,13 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:patterns_dedicatedlanesuggestion_changelist"
 
 
-def _action(client: Client, url_name: str, action: str, objects: list[Any], follow: bool = False, **extra: str) -> Any:
+def _action(
+    client: Client, url_name: str, action: str, objects: list[Any], follow: bool = False, query: str = "", **extra: str
+) -> Any:
+    # An action applies to the selected rows the list's filters show: `query` carries them (e.g. "status=all").
     data = {"action": action, "index": "0", "_selected_action": [str(o.pk) for o in objects], **extra}
-    return client.post(reverse(url_name), data, follow=follow or "apply" in extra)
+    url = f"{reverse(url_name)}?{query}" if query else reverse(url_name)
+    return client.post(url, data, follow=follow or "apply" in extra)
 
 
 def _messages(response: Any) -> list[str]:
@@ -30,8 +34,8 @@ def _messages(response: Any) -> list[str]:
 
 def test_changelist_shows_suggestions_best_first(admin_client: Client) -> None:
     org = f.OrganizationFactory()
-    chi = f.LocationFactory(organization=org, code="CHI")
-    dal = f.LocationFactory(organization=org, code="DAL")
+    chi = f.LocationFactory(organization=org, code="CHI", city="Chicago", state="IL")
+    dal = f.LocationFactory(organization=org, code="DAL", city="Dallas", state="TX")
     f.DedicatedLaneSuggestionFactory(organization=org, confidence_score=Decimal("0.75"), suggested_name="Second")
     f.DedicatedLaneSuggestionFactory(
         organization=org,
@@ -44,7 +48,7 @@ def test_changelist_shows_suggestions_best_first(admin_client: Client) -> None:
     assert response.status_code == 200
     content = response.content.decode()
     assert content.index("First") < content.index("Second")
-    assert "CHI → DAL" in content and "0.9500" in content
+    assert "Chicago, IL → Dallas, TX" in content and 'title="CHI → DAL"' in content and "0.9500" in content
 
 
 def test_changelist_queries_do_not_grow_with_rows(admin_client: Client, django_assert_max_num_queries: Any) -> None:
@@ -60,19 +64,26 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client: Client, django_a
 
 
 def test_change_page_is_read_only_and_adding_is_not_offered(admin_client: Client) -> None:
+    # The change page is the review page (tests/patterns/test_admin_review.py): no edit form, no raw JSON.
     suggestion = f.DedicatedLaneSuggestionFactory(pattern_details={"shipment_ids": [101, 102]})
     response = admin_client.get(reverse("admin:patterns_dedicatedlanesuggestion_change", args=[suggestion.pk]))
     assert response.status_code == 200
     assert b'name="suggested_name"' not in response.content  # no editable inputs
-    assert b"shipment_ids" in response.content
+    assert b"Review suggestion: " in response.content and b"shipment_ids" not in response.content
     assert admin_client.get(reverse("admin:patterns_dedicatedlanesuggestion_add")).status_code == 403
+    assert (
+        admin_client.get(reverse("admin:patterns_dedicatedlanesuggestion_delete", args=[suggestion.pk])).status_code
+        == 403
+    )
 
 
 def test_accept_action_creates_lanes_and_reports_refusals(admin_client: Client) -> None:
     good = f.DedicatedLaneSuggestionFactory(suggested_name="CHI-DAL")
     stale = f.DedicatedLaneSuggestionFactory(stale=True, suggested_name="OLD-ONE")
     done = f.DedicatedLaneSuggestionFactory(rejected=True, suggested_name="NOPE")
-    response = _action(admin_client, CHANGELIST, "accept_selected", [good, stale, done], follow=True)
+    response = _action(
+        admin_client, CHANGELIST, "accept_selected", [good, stale, done], follow=True, query="status=all"
+    )
     assert response.status_code == 200
     good.refresh_from_db()
     assert good.status == SuggestionStatus.ACCEPTED and good.created_dedicated_lane.name == "CHI-DAL"
@@ -118,7 +129,9 @@ def test_reject_action_asks_for_a_reason_first(admin_client: Client) -> None:
 
 def test_reject_skips_suggestions_that_are_not_pending(admin_client: Client) -> None:
     accepted = f.DedicatedLaneSuggestionFactory(accepted=True, suggested_name="DONE")
-    response = _action(admin_client, CHANGELIST, "reject_selected", [accepted], apply="1", reason="No.")
+    response = _action(
+        admin_client, CHANGELIST, "reject_selected", [accepted], query="status=all", apply="1", reason="No."
+    )
     assert any(m.startswith("DONE: Suggestion") for m in _messages(response))
     accepted.refresh_from_db()
     assert accepted.status == SuggestionStatus.ACCEPTED

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from patterns.scoring import confidence_score, whole_days
+from patterns.scoring import ScoreBreakdown, confidence_score, score_breakdown, whole_days
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -147,3 +147,43 @@ def test_a_lane_needs_a_shipment() -> None:
 @pytest.mark.parametrize(("seconds", "days"), [(0, 0), (86_399, 0), (86_400, 1), (-5, 0), (7 * 86_400 + 86_399, 7)])
 def test_whole_days(seconds: float, days: int) -> None:
     assert whole_days(seconds) == days
+
+
+# --- the breakdown: the same rules, part by part ---------------------------------------------------
+
+
+def test_breakdown_names_each_part() -> None:
+    last = NOW - timedelta(days=20)
+    parts = score_breakdown(
+        frequency=3, first=last - timedelta(days=90), last=last, total_freight=None, now=NOW, weight_recent=True
+    )
+    # 3 shipments → 0.3; 20 days ago → 0.2; 45-day average gap → 0.1; no freight → 0.
+    assert parts == ScoreBreakdown(
+        frequency=Decimal("0.3"), recency=Decimal("0.2"), regularity=Decimal("0.1"), value=Decimal("0")
+    )
+    assert parts.total == Decimal("0.6000")
+
+
+@pytest.mark.parametrize("frequency", [1, 2, 3, 4, 7, 40])
+@pytest.mark.parametrize("last_days_ago", [0, 7.5, 8, 30, 45, 61, 365])
+@pytest.mark.parametrize("span_days", [0, 0.5, 30, 59, 120, 400])
+@pytest.mark.parametrize("total", [None, Decimal("10000"), Decimal("10000.01")])
+@pytest.mark.parametrize("weight_recent", [True, False])
+def test_the_parts_add_up_to_the_score(
+    frequency: int, last_days_ago: float, span_days: float, total: Decimal | None, weight_recent: bool
+) -> None:
+    last = NOW - timedelta(days=last_days_ago)
+    kwargs = {
+        "frequency": frequency,
+        "first": last - timedelta(days=span_days),
+        "last": last,
+        "total_freight": total,
+        "now": NOW,
+        "weight_recent": weight_recent,
+    }
+    parts = score_breakdown(**kwargs)
+    assert parts.total == confidence_score(**kwargs)
+    # The parts' maxima add up to exactly the cap, so the cap never hides a part: the sum is the score.
+    assert parts.frequency + parts.recency + parts.regularity + parts.value == parts.total
+    assert not weight_recent or parts.recency in {Decimal("0"), Decimal("0.1"), Decimal("0.2"), Decimal("0.3")}
+    assert weight_recent or parts.recency == 0
