@@ -54,9 +54,15 @@ class PatternAnalyzeAllPayload(JobPayload):
     window_days: int = Field(default=7, ge=ANALYSIS_WINDOW_DAYS.low, le=ANALYSIS_WINDOW_DAYS.high)
 
 
+# analyze_patterns reports five steps on its way (grouping, qualified, details, creating, created); a run
+# that stops early (nothing qualified) ends with the job, whose status then says it is done.
+ANALYSIS_STEPS = 5
+
+
 @job_type("pattern:analyze", payload=PatternAnalyzePayload, queue="pattern", max_retries=2)
 def handle_pattern_analyze(payload: PatternAnalyzePayload, ctx: JobContext) -> dict[str, Any]:
     """Detect recurring lanes for one organization (optionally one customer) and suggest dedicated lanes."""
+    steps = iter(range(1, ANALYSIS_STEPS + 1))
     try:
         result = analyze_patterns(
             organization_id=payload.organization_id,
@@ -66,6 +72,7 @@ def handle_pattern_analyze(payload: PatternAnalyzePayload, ctx: JobContext) -> d
             min_frequency=payload.min_frequency,
             trigger_reason=payload.trigger_reason,
             job_id=ctx.job_id,
+            progress=lambda message: ctx.progress(next(steps, ANALYSIS_STEPS), ANALYSIS_STEPS, message),
         )
     except AnalysisInputError as exc:
         # The organization or customer is gone, or the window is impossible: retrying cannot help.

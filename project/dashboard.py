@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from patterns.lanes import LANE_COLUMNS, REQUIRED_LANE_FIELDS, lane_key, lane_key_fields
 from patterns.models import DedicatedLaneSuggestion, PatternConfig, Shipment, ShipmentStatus, SuggestionStatus
 from project.charts import Series, sparkline_svg, stacked_bars_svg
-from trenova_jobs import JobRecord, JobStateError, OperationsOverview, job_retry, operations_overview
+from trenova_jobs import JobRecord, JobStateError, OperationsOverview, job_retry, operations_overview, progress_html
 
 SUGGESTIONS_SHOWN = 10
 FAILURES_SHOWN = 10
@@ -199,6 +199,10 @@ def dashboard(request: HttpRequest) -> TemplateResponse:
         "outcomes": [(name, color, overview.throughput.totals.get(name, 0)) for name, color in OUTCOME_COLORS.items()],
         "outbox_age": overview.outbox.oldest_age(overview.now),
         "suggestions": suggestion_rows(now=overview.now),
+        "running": [
+            {**vars(job), "progress_html": progress_html(job.progress) if job.progress else "—"}
+            for job in overview.running
+        ],
         "can_retry": _can_retry(request),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -32,6 +32,7 @@ _EXPORTS = {
     "redis_ping": "trenova_jobs.outbox",
     "OperationsOverview": "trenova_jobs.selectors",
     "operations_overview": "trenova_jobs.selectors",
+    "progress_html": "trenova_jobs.progress",
 }
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "job_type",
     "job_type_names",
     "operations_overview",
+    "progress_html",
     "redis_ping",
 ]
 
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from trenova_jobs.models import JobRecord, JobStatus
     from trenova_jobs.outbox import redis_ping
     from trenova_jobs.payloads import EmptyPayload, JobPayload
+    from trenova_jobs.progress import progress_html
     from trenova_jobs.registry import JobContext, job_type, job_type_names
     from trenova_jobs.selectors import OperationsOverview, operations_overview
     from trenova_jobs.signals import job_failed, job_succeeded

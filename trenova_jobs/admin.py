@@ -22,7 +22,8 @@ from scheduler.models.worker import Worker as SchedulerWorker
 
 from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.errors import JobStateError
-from trenova_jobs.models import CatchUpPolicy, JobRecord, OverlapPolicy, Schedule, ScheduleFire
+from trenova_jobs.models import CatchUpPolicy, JobRecord, JobStatus, OverlapPolicy, Schedule, ScheduleFire
+from trenova_jobs.progress import job_progress, progress_html
 from trenova_jobs.registry import job_type_names
 from trenova_jobs.schedule_times import zone_names
 from trenova_jobs.schedules import (
@@ -93,7 +94,7 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ("retry_jobs", "cancel_jobs")
     fieldsets = (
         (None, {"fields": ("id", "job_type", "queue", "status", "attempts", "max_retries", "timeout")}),
-        ("About", {"fields": ("subject_detail",)}),
+        ("About", {"fields": ("subject_detail", "progress_display")}),
         ("Payload and outcome", {"fields": ("payload_display", "result_display", "error", "traceback")}),
         ("Earlier runs", {"fields": ("history_display",)}),
         ("Deduplication", {"fields": ("unique_key", "unique_lock", "unique_until")}),
@@ -122,6 +123,7 @@ class JobRecordAdmin(admin.ModelAdmin):
         "business_unit_id",
         "user",
         "subject_detail",
+        "progress_display",
         "history_display",
         "created",
         "enqueued",
@@ -156,6 +158,13 @@ class JobRecordAdmin(admin.ModelAdmin):
             text = f"{name}: {instance}" if instance is not None else f"{name} {pk} (deleted)"
             links.append(_subject_link(label, pk, text) if instance is not None else text)
         return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) if links else "—"
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: JobRecord) -> str:
+        progress = job_progress(obj.id)
+        if progress is None:
+            return "—" if obj.status != JobStatus.RUNNING else "running (this job type reports no progress)"
+        return progress_html(progress)
 
     @admin.display(description="earlier runs")
     def history_display(self, obj: JobRecord) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from redis.exceptions import RedisError
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, NotFound
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from trenova_jobs.actions import job_cancel, job_retry
 from trenova_jobs.admission import JOB_ID_RE
 from trenova_jobs.models import JobRecord, JobStatus, Schedule
+from trenova_jobs.progress import job_progress
 from trenova_jobs.schedules import schedule_run_now, schedule_states
 from trenova_jobs.selectors import queue_stats_list, workers_alive
 
@@ -79,6 +80,29 @@ class JobRecordSerializer(serializers.ModelSerializer):
 
     def get_url(self, obj: JobRecord) -> str:
         return job_status_url(obj.id)
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(min_value=0, help_text="Units of work done so far.")
+    total = serializers.IntegerField(allow_null=True, min_value=0, help_text="Units in all (null: not known).")
+    percent = serializers.IntegerField(allow_null=True, min_value=0, max_value=100, help_text="done / total.")
+    message = serializers.CharField(allow_blank=True, help_text="What the job is doing now.")
+    updated_at = serializers.FloatField(help_text="When the job last reported (Unix time).")
+
+
+class JobDetailSerializer(JobRecordSerializer):
+    progress = serializers.SerializerMethodField(
+        help_text="How far the job has got, as its handler last reported (null: it reports none)."
+    )
+
+    class Meta(JobRecordSerializer.Meta):
+        fields = (*JobRecordSerializer.Meta.fields, "progress")
+        read_only_fields = fields
+
+    @extend_schema_field(ProgressSerializer(allow_null=True))
+    def get_progress(self, obj: JobRecord) -> dict[str, Any] | None:
+        progress = job_progress(obj.id)
+        return progress.as_json() if progress is not None else None
 
 
 class JobAcceptedSerializer(JobRecordSerializer):
@@ -151,9 +175,9 @@ class JobList(TenantJobsMixin, generics.ListAPIView):
 
 
 class JobDetail(TenantJobsMixin, generics.RetrieveAPIView):
-    """One job: status, attempts, result, error and timestamps."""
+    """One job: status, attempts, result, error, timestamps and, while it runs, its progress."""
 
-    serializer_class = JobRecordSerializer
+    serializer_class = JobDetailSerializer
     lookup_url_kwarg = "job_id"
 
 

@@ -33,6 +33,13 @@ class JobContext:
     business_unit_id: int | None
     user_id: int | None
 
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        """Say how far the job has got (``done`` of ``total``; a short message). Throttled; never fails the
+        job when Redis is down. Shown by GET /api/v1/jobs/{id}/, the job record page and the dashboard."""
+        from trenova_jobs.progress import progress_report
+
+        progress_report(self.job_id, done, total, message)
+
 
 Handler = Callable[[Any, JobContext], Any]
 

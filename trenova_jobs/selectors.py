@@ -19,6 +19,7 @@ from trenova_jobs.conf import queue_weights, setting_int
 from trenova_jobs.liveness import live_worker_names
 from trenova_jobs.logs import log_event
 from trenova_jobs.models import JobRecord, JobStatus
+from trenova_jobs.progress import Progress, jobs_progress
 from trenova_jobs.queues import queue_get, redis_connection
 
 if TYPE_CHECKING:
@@ -162,6 +163,27 @@ def job_throughput(*, minutes: int = 60, now: datetime | None = None) -> Through
 
 
 @dataclass(frozen=True)
+class RunningJob:
+    id: str
+    job_type: str
+    queue: str
+    attempts: int
+    started_at: datetime | None
+    progress: Progress | None  # as its handler last reported (None: it reports none)
+
+
+def jobs_running(*, limit: int) -> list[RunningJob]:
+    """The longest-running jobs (one query) with their progress (one Redis round trip; none if Redis is down)."""
+    rows = list(
+        JobRecord.objects.filter(status=JobStatus.RUNNING)
+        .order_by("started_at")
+        .values_list("id", "job_type", "queue", "attempts", "started_at")[:limit]
+    )
+    progress = jobs_progress([row[0] for row in rows])
+    return [RunningJob(*row, progress=progress.get(row[0])) for row in rows]
+
+
+@dataclass(frozen=True)
 class JobFailure:
     id: str
     job_type: str
@@ -234,6 +256,7 @@ class OperationsOverview:
     failures: list[JobFailure]
     outbox: OutboxBacklog
     schedules: list[ScheduleState]
+    running: list[RunningJob]
 
     @property
     def redis_ok(self) -> bool:
@@ -249,8 +272,11 @@ class OperationsOverview:
         return [state for state in self.schedules if state.late]
 
 
-def operations_overview(*, failures: int = 10, minutes: int = 60, now: datetime | None = None) -> OperationsOverview:
-    """Queues and workers (Redis), throughput, recent failures, the outbox and the schedules (database)."""
+def operations_overview(
+    *, failures: int = 10, running: int = 10, minutes: int = 60, now: datetime | None = None
+) -> OperationsOverview:
+    """Queues and workers (Redis), throughput, recent failures, the outbox, the schedules (database) and the
+    running jobs with their progress."""
     from trenova_jobs.schedules import schedule_states  # the schedules import the enqueue path
 
     moment = now or timezone.now()
@@ -276,4 +302,5 @@ def operations_overview(*, failures: int = 10, minutes: int = 60, now: datetime 
         failures=job_failures_recent(limit=failures),
         outbox=outbox_backlog(),
         schedules=schedule_states(now=moment),
+        running=jobs_running(limit=running),
     )

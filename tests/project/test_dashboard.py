@@ -313,13 +313,31 @@ def test_the_page_reads_in_a_bounded_number_of_queries(staff_client: Client, red
     _fill(jobs=10, suggestions=1, schedules=1, tag="small")
     _page(staff_client)  # warm up the session and content types
     small = _queries(staff_client)
-    assert small <= 10  # session, user, then one query per section (schedules: three)
+    assert small <= 11  # session, user, then one query per section (schedules: three)
 
     _fill(jobs=10_000, suggestions=40, schedules=15, tag="large")
     assert JobRecord.objects.count() > 10_000 and Schedule.objects.count() == 16
     page = _page(staff_client)
     assert page.count('class="tj-suggestion"') == 10 and page.count('class="tj-failure"') == 10
     assert _queries(staff_client) == small
+
+
+def test_running_jobs_are_listed_with_their_progress(staff_client: Client, redis_conn: Any) -> None:
+    from trenova_jobs.progress import progress_report
+
+    now = timezone.now()
+    reporting = JobRecord.objects.create(
+        job_type="pattern:analyze", queue="pattern", status=JobStatus.RUNNING, attempts=1, started_at=now
+    )
+    silent = JobRecord.objects.create(
+        job_type="system:noop", queue="default", status=JobStatus.RUNNING, attempts=1, started_at=now
+    )
+    progress_report(reporting.id, 3, 5, "Collecting the qualified lanes' shipments and types…")
+    page = _page(staff_client)
+    section = page.split('id="tj-running"', 1)[1].split('<div class="module', 1)[0]
+    assert section.count('class="tj-running-job"') == 2
+    assert reporting.id in section and silent.id in section
+    assert 'value="60"' in section and "3 / 5" in section and "Collecting the qualified lanes&#x27;" in section
 
 
 # --- The admin index: navigation and branding -------------------------------------------------------------

@@ -102,3 +102,15 @@ def handle_test_db_touch(payload: TokenPayload, ctx: JobContext) -> dict:
     from trenova_jobs.models import JobRecord
 
     return {"records": JobRecord.objects.filter(job_type="test:db_touch").count()}
+
+
+@job_type("test:progress", payload=TokenPayload, queue="default", max_retries=0)
+def handle_test_progress(payload: TokenPayload, ctx: JobContext) -> dict:
+    """Reports 1 of 3, then waits (up to 60 s) for the test to set ``test:<token>:go``, then 3 of 3."""
+    conn = redis_connection()
+    ctx.progress(1, 3, "first of three")
+    deadline = time.monotonic() + 60
+    while not conn.exists(f"test:{payload.token}:go") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ctx.progress(3, 3, "all three")
+    return {"steps": 3}
