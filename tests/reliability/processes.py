@@ -1,8 +1,13 @@
-"""What /proc says about a worker's processes, so a test can check that a kill killed what it meant to."""
+"""What /proc and Redis say about a worker's processes: that a kill killed what it meant to, that a worker is up."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from subprocess import Popen
+
+from redis import Redis
+
+from trenova_jobs.liveness import WORKERS_KEY
 
 
 def pid_alive(pid: int) -> bool:
@@ -26,3 +31,12 @@ def children(pid: int) -> list[int]:
             if ppid == pid:
                 found.append(int(entry.name))
     return found
+
+
+def workers_beating(connection: Redis, names: list[str], procs: list[Popen]) -> bool:
+    """True once every named worker has beaten; fails at once, with its log, if one exited instead."""
+    for proc in procs:
+        if proc.poll() is not None:
+            log = Path(proc.log_path).read_text()[-4000:]  # type: ignore[attr-defined]
+            raise AssertionError(f"worker exited with {proc.returncode} before beating:\n{log}")
+    return all(connection.zscore(WORKERS_KEY, name) is not None for name in names)

@@ -12,9 +12,9 @@ from django.db import connection, transaction
 from patterns.models import Shipment
 from tests.conftest import wait_for
 from tests.patterns.factories import ShipmentFactory
+from tests.reliability.processes import workers_beating
 from trenova_jobs import enqueue
 from trenova_jobs.holds import delayed_holds_clear
-from trenova_jobs.liveness import WORKERS_KEY
 from trenova_jobs.models import JobRecord, JobStatus
 from trenova_jobs.queues import queue_get
 from trenova_jobs.stats import OUTCOMES_KEY
@@ -65,9 +65,8 @@ def test_a_thousand_triggers_for_one_customer_within_the_window_make_one_analysi
 @pytest.mark.worker
 def test_two_workers_draining_500_jobs_run_each_exactly_once(redis_conn, start_worker):
     names = [f"drain-{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
-    for name in names:
-        start_worker("default", "--name", name, "--no-scheduler")
-    wait_for(lambda: redis_conn.zcard(WORKERS_KEY) == 2, timeout=30, message="both workers to beat")
+    workers = [start_worker("default", "--name", name, "--no-scheduler") for name in names]
+    wait_for(lambda: workers_beating(redis_conn, names, workers), timeout=30, message="both workers to beat")
     run = uuid.uuid4().hex[:8]
     with transaction.atomic():  # pushed together at commit: both workers find a full queue
         ids = [enqueue("test:flaky", {"token": f"{run}-{i}"}).id for i in range(500)]

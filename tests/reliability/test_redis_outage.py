@@ -19,7 +19,7 @@ from notifications.models import Notification
 from patterns.models import Shipment, ShipmentStatus
 from tests.conftest import wait_for
 from tests.patterns.factories import CustomerFactory, OrganizationFactory, ShipmentFactory, UserFactory
-from trenova_jobs.liveness import WORKERS_KEY
+from tests.reliability.processes import workers_beating
 from trenova_jobs.models import JobRecord, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -32,9 +32,7 @@ def test_shipments_saved_while_redis_is_down_save_and_each_job_runs_once_when_it
     server = redis.Redis.from_url(private_redis.url)
     names = [f"outage-{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
     workers = [start_worker("--name", name, env={"REDIS_URL": private_redis.url}) for name in names]
-    wait_for(
-        lambda: all(server.zscore(WORKERS_KEY, name) for name in names), timeout=30, message="both workers to beat"
-    )
+    wait_for(lambda: workers_beating(server, names, workers), timeout=30, message="both workers to beat")
     org = OrganizationFactory()
     owner = UserFactory(organization=org)
     customers = [CustomerFactory(organization=org) for _ in range(CUSTOMERS)]
