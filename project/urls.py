@@ -24,6 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("project.api.urls")),
     # django-rq's queue dashboard (staff only; linked from the admin index as "Queues").
+    # Its requeue/delete of a job that has a job record go through the job service (matched first).
+    path("django-rq/", include("trenova_jobs.rq_dashboard")),
     path("django-rq/", include("django_rq.urls")),
     path("", include("trenova_jobs.urls")),
 ]
