@@ -464,6 +464,7 @@ class WeightedWorker(CompatWorker):
             # Nothing to run; a record waiting for it is found by the lost-job sweep.
             self.connection.lrem(self._inflight, 1, job_id)
             log_event("dequeued_missing", logging.WARNING, job_id=job_id, queue=queue.name)
+            worker_event_count("dequeued_missing", self.connection)
             return None
         problem = job_problem(job_id, fields)
         if problem is not None:

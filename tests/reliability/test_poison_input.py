@@ -97,8 +97,8 @@ def test_poison_in_redis_is_refused_without_importing_or_running_anything(redis_
     assert redis_conn.hget(f"rq:job:{unreadable}", "status") == b"failed"
 
     counts = {k.decode(): int(v) for k, v in redis_conn.hgetall(EVENTS_KEY).items()}
-    assert counts == {"job_refused": len(refused), "bad_job": 1}
-    # An id with no job behind it has nothing to fail: it is dropped and logged (not counted).
+    assert counts == {"job_refused": len(refused), "bad_job": 1, "dequeued_missing": len(unknown_ids)}
+    # An id with no job behind it has nothing to fail: it is dropped, logged and counted.
     for job_id in unknown_ids:
         assert f"event=dequeued_missing job_id={job_id}" in log
     assert redis_conn.llen(queue_key) == 0
