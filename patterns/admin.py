@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from patterns.admin_review import (
     AcceptSuggestionForm,
@@ -58,6 +58,7 @@ from patterns.selectors import (
     suggestions_ranked,
 )
 from patterns.services import pattern_analysis_enqueue, suggestion_accept, suggestion_reject
+from patterns.triggers import shipment_trigger_jobs
 from trenova_jobs import JobError
 
 if TYPE_CHECKING:
@@ -369,6 +370,26 @@ class ShipmentAdmin(TimestampedAdmin):
     )
     # Written by the compliance check (compliance:check), not by hand.
     readonly_fields = (*TIMESTAMPS, "compliance_issues", "compliance_checked_at")
+
+    def save_model(self, request: HttpRequest, obj: Shipment, form: Any, change: bool) -> None:
+        # The save's triggers ask for background jobs (pushed once the admin's transaction commits): say which.
+        with shipment_trigger_jobs() as jobs:
+            super().save_model(request, obj, form, change)
+        if jobs:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{} {}</a>{}',
+                (
+                    (
+                        reverse("admin:trenova_jobs_jobrecord_change", args=[job.id]),
+                        job.job_type,
+                        job.id,
+                        " (merged into one already waiting)" if getattr(job, "deduplicated", False) else "",
+                    )
+                    for job in jobs
+                ),
+            )
+            self.message_user(request, format_html("This save asked for {} background job(s): {}.", len(jobs), links))
 
     @admin.display(description="Lane")
     def lane(self, obj: Shipment) -> str:

@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from redis.exceptions import RedisError
 from scheduler.models import CronJob, Queue, RepeatableJob, ScheduledJob
 from scheduler.models.worker import Worker as SchedulerWorker
 
@@ -35,6 +36,7 @@ from trenova_jobs.schedules import (
     schedule_update,
     schedules_enable,
 )
+from trenova_jobs.selectors import workers_alive
 
 
 def _pretty(value: Any) -> str:
@@ -133,6 +135,21 @@ class JobRecordAdmin(admin.ModelAdmin):
         "duration",
         "rq_link",
     )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if request.method == "GET":
+            try:
+                alive = workers_alive()
+            except RedisError:
+                self.message_user(request, "Redis is unreachable: no job can be pushed or run.", messages.ERROR)
+            else:
+                if not alive:
+                    self.message_user(
+                        request,
+                        "No worker is running: queued jobs wait until one starts (manage.py rqworker).",
+                        messages.WARNING,
+                    )
+        return super().changelist_view(request, extra_context)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

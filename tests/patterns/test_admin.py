@@ -79,3 +79,32 @@ def test_equipment_autocomplete_offers_tractors_for_tractor_type(admin_client: C
 
     assert offered("tractor_type") == {str(tractor.pk)}
     assert offered("trailer_type") == {str(trailer.pk)}
+
+
+def test_a_shipment_status_change_in_the_admin_reports_the_jobs_it_asked_for(
+    admin_client: Client, redis_conn: Any
+) -> None:
+    from trenova_jobs.models import JobRecord
+
+    shipment = f.ShipmentFactory(status="New")
+    url = reverse("admin:patterns_shipment_change", args=[shipment.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() if form[name].value() is not None else "" for name in form.fields}
+    data["status"] = "Assigned"
+    response = admin_client.post(url, data, follow=True)
+    assert response.status_code == 200
+    job = JobRecord.objects.get(job_type="shipment:status_update")
+    text = response.content.decode()
+    assert "This save asked for 1 background job(s):" in text
+    assert f'href="/admin/trenova_jobs/jobrecord/{job.id}/change/"' in text
+
+
+def test_a_shipment_save_that_changes_nothing_triggering_says_nothing(admin_client: Client, redis_conn: Any) -> None:
+    shipment = f.ShipmentFactory(status="New")
+    url = reverse("admin:patterns_shipment_change", args=[shipment.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() if form[name].value() is not None else "" for name in form.fields}
+    data["freight_charge_amount"] = "1234.50"
+    response = admin_client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert "background job" not in response.content.decode()
