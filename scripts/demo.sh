@@ -21,6 +21,8 @@ say "Next steps"
 cat <<NEXT
   Web UI and API:  DJANGO_DEBUG=1 .venv/bin/python manage.py runserver
                    then http://127.0.0.1:8000/admin/ (admin / admin) and http://127.0.0.1:8000/api/v1/docs/
+  Dashboard:       http://127.0.0.1:8000/admin/dashboard/   (queues, throughput, failures, top suggestions)
+  Review a lane:   http://127.0.0.1:8000/admin/patterns/dedicatedlanesuggestion/   (pending first; open one)
   An API token:    TOKEN=\$(DJANGO_DEBUG=1 .venv/bin/python manage.py issue_token admin)
                    curl -H "Authorization: Token \$TOKEN" http://127.0.0.1:8000/api/v1/lane-suggestions/
   A worker:        DJANGO_DEBUG=1 .venv/bin/python manage.py rqworker    (runs jobs, fires the schedules)
