@@ -81,3 +81,10 @@ def test_retry_from_the_queue_dashboard_needs_the_change_permission(client, redi
     response = client.post(f"/django-rq/queues/{INDEX}/{job_id}/requeue/", follow=True)
     assert "needs the change permission" in response.content.decode()
     assert record_get(job_id).status == JobStatus.FAILED
+
+
+def test_the_queue_page_names_each_jobs_type_and_record(staff_client, redis_conn):
+    queued = enqueue("system:noop", {})
+    page = staff_client.get(f"/django-rq/queues/{INDEX}/").content.decode()
+    assert f"system:noop {queued.id}" in page
+    assert "trenova_jobs.execution.run" not in page
