@@ -6,20 +6,24 @@ that the `admin` demo superuser is created (or given a membership) when missing.
 
 Shipments are written with `bulk_create`, which skips model signals: seeding does not enqueue one
 pattern analysis per shipment (run `manage.py analyze_patterns` or the scheduled job afterwards).
+
+A large seed takes a while; `demo_seed(progress=...)` reports each phase's rows as they are done
+(`SeedProgress`), which `manage.py seed_demo` shows as progress bars on a terminal.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import NamedTuple
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Least
 
@@ -44,13 +48,25 @@ DEMO_SLUG_PREFIX = "demo-"
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "admin"
 
-# Rows per INSERT. 2 000 shipments x 19 columns stays under PostgreSQL's 65 535 parameters; Django
-# lowers it further on SQLite, whose variable limit is smaller (DatabaseOperations.bulk_batch_size).
+# Rows per INSERT, and the shipments turned into model instances at a time (bounding memory on large
+# seeds). 2 000 shipments x 19 columns stays under PostgreSQL's 65 535 parameters; Django lowers it
+# further on SQLite, whose variable limit is smaller (DatabaseOperations.bulk_batch_size).
 BULK_BATCH_SIZE = 2000
-# Shipments turned into model instances at a time, to bound memory on large seeds.
-CHUNK_SIZE = 10_000
+# Noise rows planned between two progress reports.
+PLAN_REPORT_EVERY = 10_000
 
 FUTURE_DAYS = 14  # open (New/Assigned) shipments are planned up to two weeks ahead
+
+
+# The phases `demo_seed` reports, in the order they start, and what their counts count.
+PHASE_MASTER_DATA = "master data"  # organizations with their customers, locations, types and drivers
+PHASE_PLANNING = "planning shipments"  # shipment rows generated in memory
+PHASE_SHIPMENTS = "writing shipments"  # shipments inserted, backdated and constraint-checked
+SEED_PHASES = (PHASE_MASTER_DATA, PHASE_PLANNING, PHASE_SHIPMENTS)
+
+# progress(phase, done, total): called once per phase with done=0 before any work, then whenever
+# more of it is done; `done` counts from the start of the seed and reaches `total` at the end.
+SeedProgress = Callable[[str, int, int], None]
 
 
 class DemoDataExistsError(Exception):
@@ -229,11 +245,13 @@ def demo_seed(
     days: int,
     now: datetime,
     create_admin: bool = True,
+    progress: SeedProgress | None = None,
 ) -> DemoSummary:
     """Create the demo data. `shipments` and `customers` are totals, split evenly over organizations.
 
     The same arguments (including `now`) always produce the same content; primary keys and
-    created/updated times of master data differ between runs.
+    created/updated times of master data differ between runs. `progress` is told how far each of
+    `SEED_PHASES` has got (it does not change what is written).
     """
     if organizations < 1:
         raise ValueError("organizations must be at least 1.")
@@ -250,12 +268,21 @@ def demo_seed(
     recurring_lanes = recurring_shipments = 0
     first_org: tuple[Organization, BusinessUnit] | None = None
     names: list[str] = []
+    tracker = _Tracker(
+        progress, {PHASE_MASTER_DATA: organizations, PHASE_PLANNING: shipments, PHASE_SHIPMENTS: shipments}
+    )
 
+    # Master data first for every organization, then the shipments: each organization keeps its own
+    # random stream in the same order, so the content is the same as seeding them one after the other,
+    # and the quick phase is over before the long one starts.
+    worlds: list[tuple[_OrgSpec, random.Random, _World]] = []
     for index in range(organizations):
         spec = _org_spec(index)
         # One stream per organization: an organization's data does not depend on the others' sizes.
         rng = random.Random(f"{seed}:{index}")
         world = _create_master_data(rng, spec, customer_counts[index])
+        worlds.append((spec, rng, world))
+        tracker.advance(PHASE_MASTER_DATA, 1)
         first_org = first_org or (world.organization, world.business_unit)
         names.append(world.organization.name)
         totals["business_units"] += 1
@@ -263,18 +290,13 @@ def demo_seed(
         totals["locations"] += len(world.location_ids)
         totals["workers"] += _WORKERS_PER_ORG
 
-        rows, lanes, planted = _shipment_rows(rng, world, spec, shipment_counts[index], days, now)
-        _insert_shipments(world, spec.prefix, rows)
+    for (spec, rng, world), budget in zip(worlds, shipment_counts, strict=True):
+        rows, lanes, planted = _shipment_rows(
+            rng, world, spec, budget, days, now, planned=tracker.reporter(PHASE_PLANNING)
+        )
+        _insert_shipments(world, spec.prefix, rows, now, written=tracker.reporter(PHASE_SHIPMENTS))
         recurring_lanes += lanes
         recurring_shipments += planted
-
-    # bulk_create stamps created_at/updated_at with the wall clock; backdate them to the plan so that
-    # the admin's date hierarchy and the detection's fallback business date look like real history.
-    booked = Least(F("planned_pickup_at") - timedelta(days=2), Value(now))
-    Shipment.objects.filter(organization__slug__startswith=DEMO_SLUG_PREFIX).update(
-        created_at=booked,
-        updated_at=Least(Coalesce(F("actual_delivery_at"), F("planned_pickup_at") - timedelta(days=2)), Value(now)),
-    )
 
     admin_created = False
     if create_admin and first_org is not None:
@@ -289,6 +311,28 @@ def demo_seed(
         now=now,
         **totals,
     )
+
+
+class _Tracker:
+    """Running totals per phase for a `SeedProgress` callback (which may be None)."""
+
+    def __init__(self, progress: SeedProgress | None, totals: dict[str, int]) -> None:
+        self._progress = progress
+        self._totals = totals
+        self._done = dict.fromkeys(totals, 0)
+        for phase in totals:
+            self._report(phase)
+
+    def advance(self, phase: str, count: int) -> None:
+        self._done[phase] += count
+        self._report(phase)
+
+    def reporter(self, phase: str) -> Callable[[int], None]:
+        return lambda count: self.advance(phase, count)
+
+    def _report(self, phase: str) -> None:
+        if self._progress is not None:
+            self._progress(phase, self._done[phase], self._totals[phase])
 
 
 # --- Master data -----------------------------------------------------------------------------------
@@ -434,9 +478,19 @@ class _Row(NamedTuple):
 
 
 def _shipment_rows(
-    rng: random.Random, world: _World, spec: _OrgSpec, budget: int, days: int, now: datetime
+    rng: random.Random,
+    world: _World,
+    spec: _OrgSpec,
+    budget: int,
+    days: int,
+    now: datetime,
+    *,
+    planned: Callable[[int], None],
 ) -> tuple[list[_Row], int, int]:
-    """Recurring lanes for about a third of the customers, then one-off noise up to `budget` rows."""
+    """Recurring lanes for about a third of the customers, then one-off noise up to `budget` rows.
+
+    `planned(n)` is called as rows are added, n at a time.
+    """
     rows: list[_Row] = []
     lanes = 0
     # Recurring lanes take at most 70% of the budget so that there is always noise around them.
@@ -451,7 +505,12 @@ def _shipment_rows(
             rows.extend(lane_rows)
             lanes += 1
     planted = len(rows)
-    rows.extend(_noise(rng, world, budget - planted, days, now))
+    planned(planted)
+    # islice over one generator draws the same random numbers as a single extend() would.
+    noise = _noise(rng, world, budget - planted, days, now)
+    while batch := list(islice(noise, PLAN_REPORT_EVERY)):
+        rows.extend(batch)
+        planned(len(batch))
     return rows, lanes, planted
 
 
@@ -581,19 +640,25 @@ def _row(
     )
 
 
-def _insert_shipments(world: _World, prefix: str, rows: list[_Row]) -> None:
+def _insert_shipments(
+    world: _World, prefix: str, rows: list[_Row], now: datetime, *, written: Callable[[int], None]
+) -> None:
+    """Insert, backdate and check the shipments a batch at a time, calling `written(n)` after each batch."""
     # PRO numbers follow pickup order, as if issued when each load was booked.
     rows.sort(key=lambda row: row.pickup)
     org_id = world.organization.pk
     business_unit_id = world.business_unit.pk
-    for start in range(0, len(rows), CHUNK_SIZE):
-        chunk = rows[start : start + CHUNK_SIZE]
+    booked = Least(F("planned_pickup_at") - timedelta(days=2), Value(now))
+    touched = Least(Coalesce(F("actual_delivery_at"), F("planned_pickup_at") - timedelta(days=2)), Value(now))
+    for start in range(0, len(rows), BULK_BATCH_SIZE):
+        batch = rows[start : start + BULK_BATCH_SIZE]
+        pro_numbers = [f"{prefix}{start + i + 1:07d}" for i in range(len(batch))]
         Shipment.objects.bulk_create(
             [
                 Shipment(
                     organization_id=org_id,
                     business_unit_id=business_unit_id,
-                    pro_number=f"{prefix}{start + i + 1:07d}",
+                    pro_number=pro_number,
                     status=row.status,
                     customer_id=row.customer_id,
                     origin_location_id=row.origin_id,
@@ -608,10 +673,30 @@ def _insert_shipments(world: _World, prefix: str, rows: list[_Row]) -> None:
                     freight_charge_amount=row.freight,
                     is_hazmat=row.is_hazmat,
                 )
-                for i, row in enumerate(chunk)
+                for pro_number, row in zip(pro_numbers, batch, strict=True)
             ],
             batch_size=BULK_BATCH_SIZE,
         )
+        # bulk_create stamps created_at/updated_at with the wall clock; backdate them to the plan so that
+        # the admin's date hierarchy and the detection's fallback business date look like real history.
+        # Batch by batch rather than in one UPDATE at the end, so that the progress reported is the work.
+        Shipment.objects.filter(organization_id=org_id, pro_number__in=pro_numbers).update(
+            created_at=booked, updated_at=touched
+        )
+        _check_deferred_constraints()
+        written(len(batch))
+
+
+def _check_deferred_constraints() -> None:
+    """Run the foreign key checks PostgreSQL has queued so far, instead of all of them at COMMIT.
+
+    Shipments' foreign keys are DEFERRABLE INITIALLY DEFERRED: PostgreSQL queues one check per row and
+    key and runs them at COMMIT, which on a large seed is a long silent wait after the last progress
+    report (and a trigger queue that grows with the seed). SET CONSTRAINTS ALL IMMEDIATE runs them now.
+    Elsewhere it is skipped: SQLite's check scans the whole table each time, and demo seeds there are small.
+    """
+    if connection.vendor == "postgresql":
+        connection.check_constraints()
 
 
 # --- Helpers ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""`manage.py seed_demo`: counts, determinism, refusal without --flush, recurring lanes, tenancy."""
+"""`manage.py seed_demo`: counts, determinism, refusal without --flush, recurring lanes, tenancy, progress bars."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from itertools import pairwise
@@ -12,7 +13,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q
 
-from patterns.demo import DEMO_SLUG_PREFIX
+from patterns.demo import (
+    DEMO_SLUG_PREFIX,
+    PHASE_MASTER_DATA,
+    PHASE_PLANNING,
+    PHASE_SHIPMENTS,
+    SEED_PHASES,
+    demo_seed,
+)
 from patterns.models import (
     BusinessUnit,
     Customer,
@@ -34,10 +42,30 @@ NOW = datetime(2025, 3, 15, tzinfo=UTC)
 SMALL = ["--shipments", "500", "--customers", "10", "--reference-date", REFERENCE_DATE]
 
 
-def seed(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
+class TerminalIO(StringIO):
+    """A captured stdout that says it is a terminal, as a developer's shell is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def seed(*args: str, stdout: StringIO | None = None) -> str:
+    out = stdout or StringIO()
+    call_command("seed_demo", *args, stdout=out, no_color=True)
     return out.getvalue()
+
+
+BAR_LABELS = ("Master data", "Planning shipments", "Writing shipments")
+
+
+def visible(output: str) -> str:
+    """Terminal output without escape sequences (cursor moves, styles) and carriage returns."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).replace("\r", "\n")
+
+
+def summary(output: str) -> str:
+    """The summary lines, with the wall-clock duration masked."""
+    return re.sub(r" in \d+\.\ds$", " in <t>", output[output.index("Seeded demo data") :], flags=re.M)
 
 
 def demo(queryset: Any) -> Any:
@@ -246,3 +274,68 @@ def test_bad_arguments_are_clear_errors(args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         seed(*args)
     assert not Organization.objects.filter(slug__startswith=DEMO_SLUG_PREFIX).exists()
+
+
+def test_without_a_terminal_only_the_summary_is_printed() -> None:
+    output = seed(*SMALL)
+    assert output.splitlines()[0].startswith("Seeded demo data (seed 42, now 2025-03-15 00:00 UTC) in ")
+    assert len(output.splitlines()) == 8  # headline, six counts, the demo superuser
+    assert "\x1b" not in output and "Writing shipments" not in output
+
+
+def test_progress_flag_shows_a_bar_per_phase_through_the_commands_stdout() -> None:
+    output = visible(seed(*SMALL, "--progress"))
+    lines = output.splitlines()
+    # The bars are redrawn as the work goes on; the last drawing of each is the finished one.
+    last = {label: max(i for i, line in enumerate(lines) if label in line) for label in BAR_LABELS}
+    assert "2/2" in lines[last["Master data"]] and "100%" in lines[last["Master data"]]
+    assert "500/500" in lines[last["Planning shipments"]]
+    assert "500/500" in lines[last["Writing shipments"]] and "100%" in lines[last["Writing shipments"]]
+    # An intermediate drawing shows the shipments half written (one organization of two done).
+    assert any("Writing shipments" in line and "250/500" in line for line in lines)
+    # The summary follows the bars, as without them.
+    assert lines.index(next(line for line in lines if line.startswith("Seeded demo data"))) > max(last.values())
+    assert "shipments:       500" in output
+
+
+def test_a_terminal_gets_progress_unless_no_progress_and_then_prints_what_a_pipe_gets() -> None:
+    on_terminal = visible(seed(*SMALL, "--organizations", "1", stdout=TerminalIO()))
+    assert "Writing shipments" in on_terminal and "500/500" in on_terminal
+
+    plain = seed(*SMALL, "--flush", "--no-admin")
+    quiet = seed(*SMALL, "--flush", "--no-admin", "--no-progress", stdout=TerminalIO())
+    assert "\x1b" not in quiet and "Writing shipments" not in quiet
+    assert summary(quiet) == summary(plain)
+
+
+def test_flush_shows_a_spinner_that_leaves_only_its_line() -> None:
+    seed(*SMALL)
+    output = seed(*SMALL, "--flush", "--progress")
+    assert "Deleting the existing demo organizations" in visible(output)
+    assert "Flushed 2 demo organization(s)." in output
+
+
+def test_demo_seed_reports_every_phase_from_zero_to_its_total() -> None:
+    reports: list[tuple[str, int, int]] = []
+    demo_seed(
+        seed=1,
+        shipments=5000,
+        customers=6,
+        organizations=2,
+        days=60,
+        now=NOW,
+        create_admin=False,
+        progress=lambda phase, done, total: reports.append((phase, done, total)),
+    )
+    # Every phase is announced at 0 before any work, in order.
+    assert reports[:3] == [(PHASE_MASTER_DATA, 0, 2), (PHASE_PLANNING, 0, 5000), (PHASE_SHIPMENTS, 0, 5000)]
+    for phase in SEED_PHASES:
+        done = [d for p, d, _ in reports if p == phase]
+        assert done == sorted(done) and done[-1] == {PHASE_MASTER_DATA: 2}.get(phase, 5000)
+    # Shipments are reported as each batch is written (2 000 rows at most): 2 x 2 500 rows is 4 batches.
+    written = [d for p, d, _ in reports if p == PHASE_SHIPMENTS]
+    assert written == [0, 2000, 2500, 4500, 5000]
+    # Master data is done for every organization before the first shipment is planned.
+    first_planned = next(i for i, (p, d, _) in enumerate(reports) if p == PHASE_PLANNING and d)
+    assert (PHASE_MASTER_DATA, 2, 2) in reports[:first_planned]
+    assert demo(Shipment.objects).count() == 5000
