@@ -91,3 +91,13 @@ ensure_postgres() {
   fi
   die "PostgreSQL did not accept $DATABASE_URL"
 }
+
+ensure_chromium() {
+  # The browser test drives Debian's headless Chromium; without it (and not root to install it) it skips.
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    apt_install chromium chromium-driver
+  else
+    say "No chromium/chromedriver (sudo apt-get install chromium chromium-driver): the browser test will skip"
+  fi
+}

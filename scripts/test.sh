@@ -7,6 +7,7 @@ cd "$ROOT"
 ensure_venv
 ensure_postgres
 ensure_redis
+ensure_chromium
 export DJANGO_SETTINGS_MODULE=project.settings_test
 say "ruff"
 "$VENV/bin/ruff" check --output-format concise . && "$VENV/bin/ruff" format --check -q .
