@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from patterns.lanes import LANE_COLUMNS, REQUIRED_LANE_FIELDS, lane_key, lane_key_fields
 from patterns.models import DedicatedLaneSuggestion, PatternConfig, Shipment, ShipmentStatus, SuggestionStatus
+from patterns.selectors import suggestions_ranked
 from project.charts import Series, sparkline_svg, stacked_bars_svg
 from trenova_jobs import JobRecord, JobStateError, OperationsOverview, job_retry, operations_overview, progress_html
 
@@ -108,12 +109,13 @@ def lane_window(suggestion: DedicatedLaneSuggestion, *, now: datetime) -> LaneWi
 
 
 def suggestions_top_pending(*, limit: int, now: datetime) -> list[DedicatedLaneSuggestion]:
-    """Pending, unexpired suggestions of every organization, in the order patterns ranks them (score first)."""
-    ordering = [*(DedicatedLaneSuggestion._meta.ordering or []), "pk"]
+    """Pending, unexpired suggestions of every organization, ranked as the suggestion list ranks them
+    (score, then the evidence that separates ties: weeks active, revenue, last seen)."""
+    pending = DedicatedLaneSuggestion.objects.filter(status=SuggestionStatus.PENDING, expires_at__gt=now)
     return list(
-        DedicatedLaneSuggestion.objects.filter(status=SuggestionStatus.PENDING, expires_at__gt=now)
-        .select_related("organization__pattern_config", "customer", "origin_location", "destination_location")
-        .order_by(*ordering)[:limit]
+        suggestions_ranked(suggestions=pending).select_related(
+            "organization__pattern_config", "customer", "origin_location", "destination_location"
+        )[:limit]
     )
 
 

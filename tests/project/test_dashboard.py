@@ -256,8 +256,13 @@ def test_weekly_counts_cover_the_window_weeks_of_each_lane_in_one_query(exact: b
 def test_top_suggestions_rank_like_patterns_and_skip_decided_and_expired(staff_client: Client, redis_conn: Any) -> None:
     org = f.OrganizationFactory()
     best = f.DedicatedLaneSuggestionFactory(organization=org, confidence_score=Decimal("0.95"), suggested_name="BEST")
-    tie_more = f.DedicatedLaneSuggestionFactory(organization=org, confidence_score=Decimal("0.90"), frequency=9)
-    tie_less = f.DedicatedLaneSuggestionFactory(confidence_score=Decimal("0.90"), frequency=4)
+    # A score tie is broken as the suggestion list breaks it: weeks active (none here), then revenue.
+    tie_more = f.DedicatedLaneSuggestionFactory(
+        organization=org, confidence_score=Decimal("0.90"), frequency=4, total_freight_charge=Decimal("9000")
+    )
+    tie_less = f.DedicatedLaneSuggestionFactory(
+        confidence_score=Decimal("0.90"), frequency=9, total_freight_charge=Decimal("4000")
+    )
     f.DedicatedLaneSuggestionFactory(confidence_score=Decimal("0.99"), stale=True, suggested_name="STALE")
     f.DedicatedLaneSuggestionFactory(confidence_score=Decimal("0.99"), rejected=True, suggested_name="REJECTED")
     for n in range(12):
