@@ -28,6 +28,8 @@ from patterns.evidence import DetectionContext, LaneEvidence, ShipmentPoint, det
 from patterns.lanes import (
     LANE_COLUMNS,
     LANE_FIELDS,
+    LANE_JOINED,
+    LANE_PREFETCHED,
     NULLABLE_LANE_COLUMNS,
     REQUIRED_LANE_FIELDS,
     ROUTE_FIELDS,
@@ -107,7 +109,11 @@ def suggestion_list(
     Expired ones — flipped to Expired or still Pending past ``expires_at`` — are hidden unless
     ``include_expired``.
     """
-    suggestions = DedicatedLaneSuggestion.objects.filter(organization_id=organization_id).select_related(*LANE_FIELDS)
+    suggestions = (
+        DedicatedLaneSuggestion.objects.filter(organization_id=organization_id)
+        .select_related(*LANE_JOINED)
+        .prefetch_related(*LANE_PREFETCHED)
+    )
     if status:
         suggestions = suggestions.filter(status=status)
     if customer_id is not None:

@@ -17,7 +17,7 @@ from patterns.api.common import (
     lane_fields_serializer,
     request_field_names,
 )
-from patterns.lanes import LANE_COLUMNS, LANE_FIELDS, NULLABLE_LANE_FIELDS
+from patterns.lanes import LANE_COLUMNS, LANE_FIELDS, LANE_JOINED, LANE_PREFETCHED, NULLABLE_LANE_FIELDS
 from patterns.models import (
     LANE_NAME_MAX_LENGTH,
     BusinessUnit,
@@ -107,7 +107,9 @@ class DedicatedLaneFilter(django_filters.FilterSet):
 
 
 class DedicatedLaneScoped(TenantScopedView):
-    queryset = DedicatedLane.objects.select_related(*LANE_FIELDS, "primary_worker", "secondary_worker")
+    queryset = DedicatedLane.objects.select_related(
+        *LANE_JOINED, "primary_worker", "secondary_worker"
+    ).prefetch_related(*LANE_PREFETCHED)
     serializer_class = DedicatedLaneSerializer
 
 

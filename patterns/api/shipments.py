@@ -19,7 +19,7 @@ from patterns.api.common import (
     lane_fields_serializer,
     request_field_names,
 )
-from patterns.lanes import LANE_COLUMNS, LANE_FIELDS
+from patterns.lanes import LANE_COLUMNS, LANE_FIELDS, LANE_JOINED, LANE_PREFETCHED
 from patterns.models import (
     BusinessUnit,
     Shipment,
@@ -124,7 +124,7 @@ class ShipmentFilter(django_filters.FilterSet):
 
 
 class ShipmentScoped(TenantScopedView):
-    queryset = Shipment.objects.select_related(*LANE_FIELDS)
+    queryset = Shipment.objects.select_related(*LANE_JOINED).prefetch_related(*LANE_PREFETCHED)
     serializer_class = ShipmentSerializer
 
 

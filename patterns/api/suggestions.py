@@ -23,7 +23,7 @@ from patterns.api.common import (
     request_field_names,
 )
 from patterns.api.lanes import DedicatedLaneSerializer
-from patterns.lanes import LANE_FIELDS
+from patterns.lanes import LANE_JOINED, LANE_PREFETCHED
 from patterns.models import LANE_NAME_MAX_LENGTH, DedicatedLaneSuggestion, SuggestionStatus, Worker
 from patterns.selectors import suggestion_list
 from patterns.services import suggestion_accept, suggestion_reject
@@ -106,7 +106,7 @@ class SuggestionFilter(django_filters.FilterSet):
 
 
 class SuggestionScoped(TenantScopedView):
-    queryset = DedicatedLaneSuggestion.objects.select_related(*LANE_FIELDS)
+    queryset = DedicatedLaneSuggestion.objects.select_related(*LANE_JOINED).prefetch_related(*LANE_PREFETCHED)
     serializer_class = LaneSuggestionSerializer
 
 

@@ -188,11 +188,19 @@ def test_the_list_is_by_name_filtered_and_the_callers_organization_only(planner)
 def test_the_list_costs_the_same_queries_whatever_the_page_size(planner):
     org = planner.membership.organization
     client = client_for(planner)
-    for _ in range(3):
-        f.DedicatedLaneFactory(organization=org, with_drivers=True, tractor_type=f.TractorTypeFactory(organization=org))
+
+    def lanes(count):  # every lane field set: a prefetch with no ids to fetch makes no query
+        for _ in range(count):
+            f.DedicatedLaneFactory(
+                organization=org,
+                with_drivers=True,
+                tractor_type=f.TractorTypeFactory(organization=org),
+                trailer_type=f.TrailerTypeFactory(organization=org),
+            )
+
+    lanes(3)
     few = count_queries(lambda: client.get(LIST))
-    for _ in range(37):
-        f.DedicatedLaneFactory(organization=org, with_drivers=True, trailer_type=f.TrailerTypeFactory(organization=org))
+    lanes(37)
     assert count_queries(lambda: client.get(f"{LIST}?page_size=100")) == few
 
 
