@@ -1,12 +1,14 @@
 """What every benchmark shares: the environment it runs in and a migrated PostgreSQL database of its own.
 
 Import this module before Django: it sets DATABASE_URL (default: a `trenova_bench` PostgreSQL database),
-REDIS_URL (default: Redis database 13) and the settings module, unless the caller already set them.
+REDIS_URL (default: Redis database 13), DEBUG off with a secret key of the run's own and the settings
+module, unless the caller already set them.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenova_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.setdefault("DJANGO_DEBUG", "1")
+# As in production: DEBUG off (no query log in memory, no debug pages), hence a secret key of the run's own
+# (in the environment, so that the workers a benchmark starts share it) and loopback hosts.
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
