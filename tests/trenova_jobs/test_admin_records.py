@@ -101,3 +101,39 @@ def test_job_records_cannot_be_bulk_deleted(staff_client, redis_conn):
     response = staff_client.post(URL, {"action": "delete_selected", "_selected_action": [record.id], "post": "yes"})
     assert response.status_code in (200, 302)
     assert JobRecord.objects.filter(pk=record.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_list_costs_the_same_queries_whatever_the_number_of_records(staff_client, redis_conn):
+    shipment = ShipmentFactory()
+    owner = get_user_model().objects.create_user("planner", password="pw")
+
+    def records(count: int) -> None:  # every column filled: subject, user, times, several statuses
+        now = timezone.now()
+        JobRecord.objects.bulk_create(
+            JobRecord(
+                job_type="shipment:status_update",
+                queue="critical",
+                status=list(JobStatus)[n % len(JobStatus)],
+                payload={"shipment_id": shipment.pk, "organization_id": shipment.organization_id},
+                organization_id=shipment.organization_id,
+                user=owner,
+                started_at=now - timedelta(seconds=5),
+                finished_at=now,
+                error="boom" if n % 2 else "",
+            )
+            for n in range(count)
+        )
+
+    records(3)
+    staff_client.get(URL)  # the session and content types
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(URL).status_code == 200
+    records(37)
+    with CaptureQueriesContext(connection) as many:
+        page = staff_client.get(URL).content.decode()
+    assert page.count(f'href="/admin/patterns/shipment/{shipment.pk}/change/"') == 40
+    assert len(many.captured_queries) <= len(few.captured_queries) <= 12, [q["sql"] for q in many.captured_queries]
