@@ -128,6 +128,8 @@ def money(amount: Decimal, places: int = 0) -> str:
 
 # The weekly chart: one bar per calendar week of the window, drawn on the server as inline SVG.
 CHART_BAR, CHART_GAP, CHART_PLOT_HEIGHT, CHART_TOP, CHART_AXIS = 18, 6, 100, 16, 30
+# Room at each side for a week label centred under the first or last bar ("Aug 31" is ~32 px wide).
+CHART_MARGIN = 12
 
 
 def week_chart(weeks: Sequence[WeekBar]) -> dict[str, Any]:
@@ -137,7 +139,7 @@ def week_chart(weeks: Sequence[WeekBar]) -> dict[str, Any]:
     bars = []
     for index, week in enumerate(weeks):
         height = round(week.shipments / tallest * CHART_PLOT_HEIGHT)
-        x = index * (CHART_BAR + CHART_GAP)
+        x = CHART_MARGIN + index * (CHART_BAR + CHART_GAP)
         shipments = f"{week.shipments} shipment{'' if week.shipments == 1 else 's'}"
         bars.append(
             {
@@ -154,7 +156,7 @@ def week_chart(weeks: Sequence[WeekBar]) -> dict[str, Any]:
     return {
         "bars": bars,
         "bar_width": CHART_BAR,
-        "width": max(len(weeks) * (CHART_BAR + CHART_GAP), CHART_BAR),
+        "width": max(len(weeks) * (CHART_BAR + CHART_GAP), CHART_BAR) + 2 * CHART_MARGIN,
         "height": baseline + CHART_AXIS,
         "baseline": baseline,
         "count_y": CHART_TOP - 4,

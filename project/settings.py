@@ -38,8 +38,9 @@ INSTALLED_APPS = [
     "django_filters",
     # trenova_jobs first: its `rqworker` (weighted worker, scheduler on) overrides both below.
     "trenova_jobs",
-    # django_rq before scheduler: both register `rqworker`, and the first app listed wins.
-    "django_rq",
+    # django_rq before scheduler: both register `rqworker`, and the first app listed wins. Under the
+    # project's config only for its name in the admin.
+    "project.apps.RqDashboardConfig",
     "scheduler",
     "patterns",
     "notifications",

@@ -356,6 +356,7 @@ def test_the_admin_index_is_branded_and_links_the_operator_pages(staff_client: C
     assert '<a href="/admin/dashboard/">View site</a>' in page  # "View site" is the dashboard
     assert '<a href="/admin/dashboard/"><strong>Operator dashboard</strong></a>' in page
     assert '<a href="/admin/django_rq/queue/">Queues</a>' in page  # django-rq's queue dashboard
+    assert ">Redis queues (rq)</a>" in page and "Django_Rq" not in page
     assert staff_client.get("/admin/django_rq/queue/").status_code == 200
     login = Client().get("/admin/login/").content.decode()
     assert "Trenova Jobs" in login and "Django administration" not in login
