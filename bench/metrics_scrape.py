@@ -36,13 +36,13 @@ def main() -> None:
         cursor.execute(
             """
             INSERT INTO trenova_jobs_jobrecord (id, job_type, queue, status, payload, error, traceback, attempts,
-                max_retries, timeout, unique_key, created_at, started_at, finished_at)
+                max_retries, timeout, unique_key, history, created_at, started_at, finished_at)
             SELECT 'job_bench' || lpad(i::text, 17, '0'),
                    (ARRAY['pattern:analyze', 'shipment:status_update', 'system:noop'])[1 + i %% 3],
                    'default',
                    CASE WHEN i <= %s THEN (ARRAY['queued', 'running', 'retrying'])[1 + i %% 3]
                         WHEN i %% 10 = 0 THEN 'failed' ELSE 'succeeded' END,
-                   '{}', '', '', 1, 0, 600, '', now(), now(), now()
+                   '{}', '', '', 1, 0, 600, '', '[]', now(), now(), now()
             FROM generate_series(1, %s) AS i
             """,
             [args.active, args.records],
