@@ -1,17 +1,19 @@
 """REST API latency over 100 000 job records: job status and the lane-suggestion list (target: p95 < 100 ms).
 
-    .venv/bin/python bench/api.py [--threads 8] [--requests 200] [--server django|runserver] [--rebuild]
+    .venv/bin/python bench/api.py [--threads 8] [--requests 200] [--server gunicorn|django|runserver] [--rebuild]
 
 It builds (once: a rerun reuses them while they match) `--jobs` JobRecord rows written with COPY — ten
 organizations (the measured one holds a tenth of the rows, another tenth belong to no organization), every
 status and registered job type, created over 30 days — plus the measured organization's user with a token
 (as `manage.py issue_token` makes it) and lane suggestions: 120 Pending, 20 Pending past expiry, 30
 Rejected, 30 Expired in it, 50 Pending in each other organization; then ANALYZE, as a live database has
-statistics. It starts a real server on 127.0.0.1:<free port> in a process of its own, DEBUG off unless
-`--debug` (no WSGI server is in the venv): by default runserver's own server classes (one process, one
-thread and one database connection per keep-alive client connection) serving the project's WSGI
-application with TCP_NODELAY set, because `manage.py runserver` itself stalls every keep-alive response
-~40 ms (headers and body in two writes, Nagle against delayed ACK; `--server runserver` measures it as is).
+statistics. It starts a real server on 127.0.0.1:<free port> in a process group of its own, DEBUG off
+unless `--debug`: by default gunicorn as production runs it (README, "Operating it": `--server-workers`
+processes, default 2 for the two cores, of 4 gthread threads, keep-alive on); `--server django` is one
+process, runserver's own server classes (a thread and a database connection per keep-alive client
+connection) serving the project's WSGI application with TCP_NODELAY set, because `manage.py runserver`
+itself stalls every keep-alive response ~40 ms (headers and body in two writes, Nagle against delayed
+ACK; `--server runserver` measures it as is).
 It measures, per endpoint:
   * job-detail        `GET /api/v1/jobs/{id}/`, cycling over 1 000 of the organization's job ids;
   * lane-suggestions  `GET /api/v1/lane-suggestions/` (the default page: 50 of 150, best first);
@@ -382,7 +384,7 @@ def serve(port: int) -> None:
     server.serve_forever()
 
 
-def start_server(port: int, *, kind: str, debug: bool, log: Path) -> subprocess.Popen:
+def start_server(port: int, *, kind: str, debug: bool, log: Path, server_workers: int = 2) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": os.environ["DATABASE_URL"],
@@ -396,6 +398,17 @@ def start_server(port: int, *, kind: str, debug: bool, log: Path) -> subprocess.
     with open(log, "w") as out:
         if kind == "runserver":
             command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        elif kind == "gunicorn":
+            # What a deployment runs: one process per core, threads for keep-alive connections.
+            command = [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "project.wsgi:application",
+                f"--bind=127.0.0.1:{port}",
+                f"--workers={server_workers}",
+                "--worker-class=gthread",
+                "--threads=4",
+                "--keep-alive=30",
+            ]
         else:
             command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
         return subprocess.Popen(
@@ -484,10 +497,12 @@ def main() -> None:
     parser.add_argument("--debug", action="store_true", help="run the server with DJANGO_DEBUG=1")
     parser.add_argument(
         "--server",
-        choices=("django", "runserver"),
-        default="django",
-        help="django: runserver's server classes with TCP_NODELAY (default); runserver: manage.py runserver as is",
+        choices=("gunicorn", "django", "runserver"),
+        default="gunicorn",
+        help="gunicorn: --server-workers processes of 4 threads (gthread; default); django: one process, "
+        "runserver's server classes with TCP_NODELAY; runserver: manage.py runserver as is",
     )
+    parser.add_argument("--server-workers", type=int, default=2, help="gunicorn's processes (default 2: one per core)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server child
     args = parser.parse_args()
     if args.serve:
@@ -508,8 +523,8 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = Path(tempfile.mkdtemp(prefix="trenova-bench-api-")) / "runserver.log"
-    server = start_server(port, kind=args.server, debug=args.debug, log=log)
+    log = Path(tempfile.mkdtemp(prefix="trenova-bench-api-")) / "server.log"
+    server = start_server(port, kind=args.server, debug=args.debug, log=log, server_workers=args.server_workers)
     runs: dict[tuple[str, int], Run] = {}
     try:
         wait_until_serving(base, paths[args.endpoints[0]], fixture.token, server, log)
@@ -536,9 +551,11 @@ def main() -> None:
         stop_server(server)
 
     print()
+    processes = f" ({args.server_workers} processes)" if args.server == "gunicorn" else ""
     print(
-        f"server: {args.server}, DEBUG {'on' if args.debug else 'off'}; {args.jobs} job records; {args.requests} "
-        f"requests per thread and endpoint after {WARMUP_PER_THREAD} warm-up; the target is for {args.threads} threads"
+        f"server: {args.server}{processes}, DEBUG {'on' if args.debug else 'off'}; {args.jobs} job records; "
+        f"{args.requests} requests per thread and endpoint after {WARMUP_PER_THREAD} warm-up; "
+        f"the target is for {args.threads} threads"
     )
     print(
         f"{'endpoint':<17}{'threads':>8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}{'errors':>8}"
