@@ -40,7 +40,7 @@ FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 class JobRecord(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=job_id_new, editable=False, help_text="job_<ULID>.")
-    job_type = models.CharField(max_length=100, db_index=True, help_text="Registered job type, e.g. pattern:analyze.")
+    job_type = models.CharField(max_length=100, help_text="Registered job type, e.g. pattern:analyze.")
     queue = models.CharField(max_length=50, help_text="rq queue the job runs on.")
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, help_text="Where the job is now."
@@ -53,20 +53,19 @@ class JobRecord(models.Model):
     max_retries = models.PositiveIntegerField(default=0, help_text="Retries allowed after the first attempt.")
     timeout = models.PositiveIntegerField(default=600, help_text="Seconds one attempt may run.")
     unique_key = models.CharField(
-        max_length=255, blank=True, db_index=True, help_text="Deduplication key the job was enqueued with."
+        max_length=255, blank=True, help_text="Deduplication key the job was enqueued with."
     )
     unique_lock = models.CharField(
         max_length=255,
         null=True,
         blank=True,
-        unique=True,
         editable=False,
         help_text="Holds unique_key while the job is active; cleared when it finishes or its TTL passes.",
     )
     unique_until = models.DateTimeField(
         null=True, blank=True, help_text="When the deduplication hold lapses even if the job is still active."
     )
-    organization_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="Tenant, if any.")
+    organization_id = models.BigIntegerField(null=True, blank=True, help_text="Tenant, if any.")
     business_unit_id = models.BigIntegerField(null=True, blank=True, help_text="Business unit, if any.")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -89,6 +88,11 @@ class JobRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Every index is written by every status change (status is indexed, so no update is HOT): only
+        # those a query uses are kept. No `varchar_pattern_ops` copies (nothing searches ids or keys by
+        # prefix; migration 0005 drops the primary key's), no single-column job_type, unique_key or
+        # organization_id indexes (no query filters on those alone; organization_id leads
+        # job_record_org_created_idx).
         indexes = [
             models.Index(fields=["status", "created_at"], name="job_record_status_created_idx"),
             models.Index(fields=["organization_id", "created_at"], name="job_record_org_created_idx"),
@@ -100,6 +104,8 @@ class JobRecord(models.Model):
             models.Index(fields=["id"], condition=Q(status__in=WAITING_STATUSES), name="job_record_waiting_idx"),
         ]
         constraints = [
+            # One active job per deduplication key (a constraint, not unique=True: no pattern-ops copy).
+            models.UniqueConstraint(fields=["unique_lock"], name="job_record_unique_lock"),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_record_status_valid"),
             models.CheckConstraint(
                 condition=Q(unique_lock__isnull=True) | Q(status__in=ACTIVE_STATUSES),
