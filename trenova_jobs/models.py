@@ -52,10 +52,9 @@ class JobRecord(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="Attempts started so far.")
     max_retries = models.PositiveIntegerField(default=0, help_text="Retries allowed after the first attempt.")
     timeout = models.PositiveIntegerField(default=600, help_text="Seconds one attempt may run.")
-    unique_key = models.CharField(
-        max_length=255, blank=True, help_text="Deduplication key the job was enqueued with."
-    )
-    unique_lock = models.CharField(
+    unique_key = models.CharField(max_length=255, blank=True, help_text="Deduplication key the job was enqueued with.")
+    # NULL, not '': many records hold no lock, and the unique constraint ignores NULLs only.
+    unique_lock = models.CharField(  # noqa: DJ001
         max_length=255,
         null=True,
         blank=True,
