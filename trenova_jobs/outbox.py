@@ -30,7 +30,14 @@ from trenova_jobs.holds import delayed_holds
 from trenova_jobs.logs import log_event, log_job
 from trenova_jobs.models import WAITING_STATUSES, JobRecord, JobStatus
 from trenova_jobs.queues import backoff_intervals, push_connection, queue_get, redis_connection, rq_due_time
-from trenova_jobs.rq_compat import RUN_FUNCTION, job_delete_in, job_enqueue_in, job_push_unless_live, job_schedule_in
+from trenova_jobs.rq_compat import (
+    RUN_FUNCTION,
+    job_delete_in,
+    job_enqueue_in,
+    job_push_unless_live,
+    job_schedule_in,
+    worker_wake_in,
+)
 from trenova_jobs.transitions import (
     record_attempt_failed,
     record_claim_for_push,
@@ -170,11 +177,18 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
         if pipeline is not None:
             return job_schedule_in(queue, job, due, pipeline)
         return queue.schedule_job(job, due)
+    # enqueue_job() would call MULTI a second time inside the caller's transaction (its dependency set-up
+    # does); our jobs have no dependencies, so go straight to what it calls next, and wake an idle worker
+    # in the same transaction (one round trip either way, as enqueue_job's own).
     if pipeline is not None:
-        # Inside the caller's transaction: enqueue_job() would call MULTI a second time (its dependency
-        # set-up does); our jobs have no dependencies, so go straight to what it calls next.
-        return job_enqueue_in(queue, job, pipeline)
-    return queue.enqueue_job(job)
+        job_enqueue_in(queue, job, pipeline)
+        worker_wake_in(pipeline, queue.name)
+        return job
+    with queue.connection.pipeline() as pipe:
+        job_enqueue_in(queue, job, pipe)
+        worker_wake_in(pipe, queue.name)
+        pipe.execute()
+    return job
 
 
 @dataclass(frozen=True)

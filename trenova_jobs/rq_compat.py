@@ -82,6 +82,32 @@ return false
 """
 
 
+# Wake-up tokens. An idle worker of several queues cannot block on them (no multi-key BLMOVE), so it
+# blocks on their wake lists instead (BLPOP takes many keys), for at most the idle poll, then dequeues.
+# Every push of a job id onto a queue also pushes a token onto that queue's wake list, in the same
+# transaction; the list is cut to a few tokens, so tokens nobody waited for cost an extra dequeue at most.
+# A push that writes no token (rq's scheduler moving a due job) is found by the poll, as before.
+WAKE_PREFIX = "trenova:wake:"
+WAKE_TOKENS_KEPT = 8
+
+
+def wake_key(queue_name: str) -> str:
+    return f"{WAKE_PREFIX}{queue_name}"
+
+
+def worker_wake_in(pipeline: Pipeline, queue_name: str) -> None:
+    """Inside the caller's push transaction: tell one idle worker of ``queue_name`` to dequeue now."""
+    key = wake_key(queue_name)
+    pipeline.lpush(key, 1)
+    pipeline.ltrim(key, 0, WAKE_TOKENS_KEPT - 1)
+
+
+def wake_wait(connection: Redis, queue_names: list[str], timeout: float) -> bool:
+    """Block until a token arrives on one of the queues' wake lists, at most ``timeout`` seconds; True
+    when one did. What the token holds is never read."""
+    return connection.blpop([wake_key(name) for name in queue_names], timeout=timeout) is not None
+
+
 def dequeue_into(
     connection: Redis, inflight: str, queue_keys: list[str], timeout: float | None
 ) -> tuple[str, str] | None:

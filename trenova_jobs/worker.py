@@ -83,6 +83,7 @@ from trenova_jobs.rq_compat import (
     job_result,
     job_result_set,
     queue_name_from_key,
+    wake_wait,
     worker_stopped_job_id,
 )
 from trenova_jobs.stats import worker_event_count
@@ -337,7 +338,7 @@ class WeightedWorker(CompatWorker):
                 return taken
             if time.monotonic() >= deadline or self.stop_requested:
                 return None
-            time.sleep(self._idle_poll)
+            wake_wait(self.connection, [q.name for q in self.ordered_queues], self._idle_poll)
 
     # --- Maintenance, on clocks of its own -------------------------------------------------------
 

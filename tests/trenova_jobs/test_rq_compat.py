@@ -52,7 +52,10 @@ from trenova_jobs.rq_compat import (
     requeue_unless_held,
     scheduler_lock_release,
     started_job_move,
+    wake_key,
+    wake_wait,
     worker_stopped_job_id,
+    worker_wake_in,
 )
 from trenova_jobs.worker import BackoffJob
 
@@ -119,6 +122,23 @@ def test_dequeue_into_blocks_on_a_single_queue_and_times_out(redis_conn):
     record = enqueue("system:noop", {})
     assert dequeue_into(redis_conn, "test:inflight", [key], 1) == (key, record.id)
     assert queue_name_from_key(key) == "default"
+
+
+def test_every_push_wakes_one_idle_worker_of_its_queue_and_tokens_stay_few(redis_conn):
+    assert wake_wait(redis_conn, ["default", "critical"], 0.05) is False  # nothing pushed: the poll times out
+    first = enqueue("system:noop", {}, queue="critical")  # autocommit: pushed at once
+    assert redis_conn.llen(wake_key("critical")) == 1 and redis_conn.llen(wake_key("default")) == 0
+    assert wake_wait(redis_conn, ["default", "critical"], 1) is True
+    assert redis_conn.llen(wake_key("critical")) == 0  # one token, taken by one waiter
+    for _ in range(30):  # nobody waiting: the list is cut, not grown
+        enqueue("system:noop", {}, queue="critical")
+    assert redis_conn.llen(wake_key("critical")) == 8
+    with redis_conn.pipeline() as pipe:  # inside a caller's transaction, as the dispatcher pushes
+        worker_wake_in(pipe, "default")
+        assert redis_conn.llen(wake_key("default")) == 0
+        pipe.execute()
+    assert redis_conn.llen(wake_key("default")) == 1
+    assert queue_get("critical").job_ids[0] == first.id  # the jobs themselves are queued as before
 
 
 def test_requeue_unless_held_puts_back_only_a_job_nobody_holds(redis_conn):

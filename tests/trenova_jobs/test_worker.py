@@ -204,3 +204,20 @@ def test_an_idle_worker_is_quiet_at_info_once_started(redis_conn, start_worker):
     time.sleep(5)
     later = proc.log_path.read_text().splitlines()[started_lines:]
     assert later == [], later
+
+
+def test_an_idle_worker_of_several_queues_is_woken_by_a_push_not_by_its_poll(redis_conn, start_worker):
+    """With a 2 s idle poll, a job found by polling starts 0 to 2 s after its push; a woken worker starts it
+    in milliseconds. Three jobs in a row under 0.5 s each would happen by polling with odds of 1 in 64."""
+    from tests.reliability.processes import workers_beating
+
+    name = f"woken-{uuid.uuid4().hex[:6]}"
+    proc = start_worker("--name", name, env={"DJANGO_SETTINGS_MODULE": "tests.trenova_jobs.slow_poll_settings"})
+    wait_for(lambda: workers_beating(redis_conn, [name], [proc]), timeout=30, message="the worker to beat")
+    waits = []
+    for _ in range(3):
+        time.sleep(0.3)  # let the worker go back to waiting (no deadline can say "it is blocked now")
+        record = enqueue("system:noop", {}, queue="system")
+        done = _wait_status(record.id, JobStatus.SUCCEEDED, timeout=20)
+        waits.append((done.started_at - done.enqueued_at).total_seconds())
+    assert max(waits) < 0.5, waits
