@@ -99,6 +99,14 @@ class JobRecord(models.Model):
             models.Index(
                 fields=["job_type", "status"], condition=Q(status__in=ACTIVE_STATUSES), name="job_record_active_idx"
             ),
+            # The dashboard's jobs per minute (a range of finished_at), its latest failures and the pruning of
+            # old records read finished records by status and finish time. Partial: an entry is written once
+            # per job, by its final transition, not by every status change before it.
+            models.Index(
+                fields=["status", "finished_at"],
+                condition=Q(finished_at__isnull=False),
+                name="job_record_finished_idx",
+            ),
             # The lost-job sweep walks the waiting records in id (= creation) order.
             models.Index(fields=["id"], condition=Q(status__in=WAITING_STATUSES), name="job_record_waiting_idx"),
         ]

@@ -203,9 +203,9 @@ def error_summary(error: str) -> str:
 
 
 def job_failures_recent(*, limit: int = 10) -> list[JobFailure]:
-    """The latest failed jobs, last to fail first (the status index narrows the rows to sort)."""
+    """The latest failed jobs, last to fail first (read in order from ``job_record_finished_idx``)."""
     rows = (
-        JobRecord.objects.filter(status=JobStatus.FAILED)
+        JobRecord.objects.filter(status=JobStatus.FAILED, finished_at__isnull=False)  # the index's condition
         .order_by("-finished_at", "-created_at")
         .values("id", "job_type", "queue", "error", "attempts", "finished_at")[:limit]
     )
