@@ -22,6 +22,7 @@ from scheduler.models import CronJob, Queue, RepeatableJob, ScheduledJob
 from scheduler.models.worker import Worker as SchedulerWorker
 
 from trenova_jobs.actions import job_cancel, job_retry
+from trenova_jobs.conf import queue_weights
 from trenova_jobs.errors import JobStateError
 from trenova_jobs.models import CatchUpPolicy, JobRecord, JobStatus, OverlapPolicy, Schedule, ScheduleFire
 from trenova_jobs.progress import job_progress, progress_html
@@ -73,6 +74,37 @@ def _subject_link(label: str, pk: Any, text: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, text or f"{model_name.capitalize()} {pk}")
 
 
+class _ConfiguredValuesFilter(admin.SimpleListFilter):
+    """A list filter whose choices come from configuration: Django's own filter on a plain field runs a
+    SELECT DISTINCT over the whole table on every page (~0.2 s each with 1 M job records)."""
+
+    def values(self) -> list[str]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.values()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
+
+
+class JobTypeFilter(_ConfiguredValuesFilter):
+    title = "job type"
+    parameter_name = "job_type"
+
+    def values(self) -> list[str]:
+        return job_type_names()
+
+
+class QueueFilter(_ConfiguredValuesFilter):
+    title = "queue"
+    parameter_name = "queue"
+
+    def values(self) -> list[str]:
+        return list(queue_weights())
+
+
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
     list_display = (
@@ -87,10 +119,12 @@ class JobRecordAdmin(admin.ModelAdmin):
         "duration",
         "finished",
     )
-    list_filter = ("status", "job_type", "queue", "created_at")
+    # No query of their own: status has choices, job types and queues come from configuration, and the
+    # created_at filter offers fixed ranges. (No date_hierarchy: its month links are a SELECT DISTINCT
+    # over every record, ~0.5 s with 1 M of them, and the created_at ranges cover what it offered.)
+    list_filter = ("status", JobTypeFilter, QueueFilter, "created_at")
     search_fields = ("id", "unique_key")
     list_select_related = ("user",)
-    date_hierarchy = "created_at"
     show_full_result_count = False
     ordering = ("-created_at",)
     actions = ("retry_jobs", "cancel_jobs")

@@ -137,3 +137,20 @@ def test_the_list_costs_the_same_queries_whatever_the_number_of_records(staff_cl
         page = staff_client.get(URL).content.decode()
     assert page.count(f'href="/admin/patterns/shipment/{shipment.pk}/change/"') == 40
     assert len(many.captured_queries) <= len(few.captured_queries) <= 12, [q["sql"] for q in many.captured_queries]
+
+
+@pytest.mark.django_db
+def test_the_list_filters_come_from_configuration_and_filter(staff_client, redis_conn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    noop = enqueue("system:noop", {})
+    other = enqueue("system:noop", {}, queue="critical")
+    with CaptureQueriesContext(connection) as queries:
+        page = staff_client.get(URL).content.decode()
+    assert not [q["sql"] for q in queries if "DISTINCT" in q["sql"]]  # no scan of the table per filter
+    assert "?job_type=pattern%3Aanalyze" in page and "?queue=critical" in page  # registered, not seen
+    listed = staff_client.get(URL, {"queue": "critical"}).content.decode()
+    assert other.id in listed and noop.id not in listed
+    listed = staff_client.get(URL, {"job_type": "system:noop", "queue": "default"}).content.decode()
+    assert noop.id in listed and other.id not in listed
