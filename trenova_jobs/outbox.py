@@ -36,7 +36,6 @@ from trenova_jobs.rq_compat import (
     job_enqueue_in,
     job_push_unless_live,
     job_schedule_in,
-    worker_wake_in,
 )
 from trenova_jobs.transitions import (
     record_attempt_failed,
@@ -177,16 +176,13 @@ def _rq_enqueue(record: JobRecord, *, scheduled: bool, pipeline: Pipeline | None
         if pipeline is not None:
             return job_schedule_in(queue, job, due, pipeline)
         return queue.schedule_job(job, due)
-    # enqueue_job() would call MULTI a second time inside the caller's transaction (its dependency set-up
-    # does); our jobs have no dependencies, so go straight to what it calls next, and wake an idle worker
-    # in the same transaction (one round trip either way, as enqueue_job's own).
+    # Not enqueue_job(): inside the caller's transaction it would call MULTI a second time (its dependency
+    # set-up does). Our jobs have no dependencies; job_enqueue_in() also wakes an idle worker, in the same
+    # one round trip as enqueue_job's own.
     if pipeline is not None:
-        job_enqueue_in(queue, job, pipeline)
-        worker_wake_in(pipeline, queue.name)
-        return job
+        return job_enqueue_in(queue, job, pipeline)
     with queue.connection.pipeline() as pipe:
         job_enqueue_in(queue, job, pipe)
-        worker_wake_in(pipe, queue.name)
         pipe.execute()
     return job
 

@@ -84,9 +84,10 @@ return false
 
 # Wake-up tokens. An idle worker of several queues cannot block on them (no multi-key BLMOVE), so it
 # blocks on their wake lists instead (BLPOP takes many keys), for at most the idle poll, then dequeues.
-# Every push of a job id onto a queue also pushes a token onto that queue's wake list, in the same
-# transaction; the list is cut to a few tokens, so tokens nobody waited for cost an extra dequeue at most.
-# A push that writes no token (rq's scheduler moving a due job) is found by the poll, as before.
+# Every push through ``job_enqueue_in`` (a new job, a retry, a requeue) also pushes a token onto that
+# queue's wake list, in the same transaction; the list is cut to a few tokens, so tokens nobody waited for
+# cost an extra dequeue at most. A push that writes no token (rq's scheduler moving a due job, recovery's
+# requeue script) is found by the poll, as before.
 WAKE_PREFIX = "trenova:wake:"
 WAKE_TOKENS_KEPT = 8
 
@@ -182,11 +183,14 @@ _RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # rq.utils.utcformat
 
 
 def job_enqueue_in(queue: Queue, job: Job, pipeline: Pipeline, *, at_front: bool = False) -> Job:
-    """What rq's own ``Job.retry()`` calls: push inside the caller's transaction, with no dependency checks.
+    """What rq's own ``Job.retry()`` calls: push inside the caller's transaction, with no dependency checks,
+    and wake an idle worker of the queue in the same transaction.
 
     ``enqueue_job()`` would open a second MULTI on the pipeline; our jobs have no dependencies.
     """
-    return queue._enqueue_job(job, pipeline=pipeline, at_front=at_front)
+    queue._enqueue_job(job, pipeline=pipeline, at_front=at_front)
+    worker_wake_in(pipeline, queue.name)
+    return job
 
 
 def job_schedule_in(queue: Queue, job: Job, due: datetime, pipeline: Pipeline) -> Job:

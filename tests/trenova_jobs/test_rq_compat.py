@@ -139,6 +139,12 @@ def test_every_push_wakes_one_idle_worker_of_its_queue_and_tokens_stay_few(redis
         pipe.execute()
     assert redis_conn.llen(wake_key("default")) == 1
     assert queue_get("critical").job_ids[0] == first.id  # the jobs themselves are queued as before
+    queue = queue_get("critical")  # a requeue (retries, recovery, a warm stop) wakes a worker too
+    redis_conn.delete(wake_key("critical"))
+    with redis_conn.pipeline() as pipe:
+        job_enqueue_in(queue, queue.fetch_job(first.id), pipe, at_front=True)
+        pipe.execute()
+    assert redis_conn.llen(wake_key("critical")) == 1
 
 
 def test_requeue_unless_held_puts_back_only_a_job_nobody_holds(redis_conn):
