@@ -57,7 +57,7 @@ import httpx
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenova_bench_api")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
 
-from benchenv import ROOT, setup_django
+from benchenv import ROOT, percentile, setup_django
 
 ORG_SLUG = "bench-api"  # the measured organization; the others are bench-api-other-<n>
 OTHER_ORGS = 9
@@ -101,11 +101,6 @@ class Run:
     first_error: str = ""
     wall: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 # --- The data -------------------------------------------------------------------------------------------

@@ -32,18 +32,10 @@ import time
 import uuid
 from pathlib import Path
 
-from benchenv import ROOT, setup_django
+from benchenv import ROOT, percentile, pid_alive, setup_django, wait
 
 os.environ.setdefault("TRENOVA_JOBS_MODULES", "bench.bench_jobs")
 MODES = ("supervisor", "group", "horse")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def parent_of(pid: int) -> int:
@@ -58,20 +50,6 @@ def start_worker(tag: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:

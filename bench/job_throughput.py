@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchenv import ROOT, setup_django
+from benchenv import ROOT, percentile, setup_django
 
 TARGET = 0.8
 # rq's Worker in a process that has set Django up. The project's app config installs an import guard in rq
@@ -177,11 +177,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def reset() -> None:
     from trenova_jobs.models import JobRecord
     from trenova_jobs.queues import redis_connection
@@ -223,8 +218,8 @@ def main() -> None:
     print(f"ratio   service / rq-bare       {medians['service'] / medians['rq-bare']:5.2f}   (no target: scale)")
     for kind, values in latency.items():
         print(
-            f"idle enqueue->start  {kind:<13} p50 {percentile(values, 50):6.1f} ms   "
-            f"p95 {percentile(values, 95):6.1f} ms   ({len(values)} samples)"
+            f"idle enqueue->start  {kind:<13} p50 {percentile(values, 0.50):6.1f} ms   "
+            f"p95 {percentile(values, 0.95):6.1f} ms   ({len(values)} samples)"
         )
 
 

@@ -43,7 +43,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,7 +51,7 @@ from pathlib import Path
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trenova_bench_sched")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
 
-from benchenv import ROOT, setup_django
+from benchenv import ROOT, percentile, pid_alive, setup_django, wait
 
 KILL_GRACE_S = 30.0
 
@@ -71,28 +70,6 @@ class RoundResult:
     start_lateness: list[float]
     succeeded: int
     leftover_processes: int
-
-
-def wait(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def descendants(root: int) -> set[int]:
@@ -181,7 +158,7 @@ def run_round(n: int, *, minutes: float, interval: int, tick: int, log_dir: Path
     workers = [start_worker(name, log_dir) for name in names]
     leftover = 0
     try:
-        if not wait(lambda: set(names) <= set(workers_alive()), 90):
+        if not wait(lambda: set(names) <= set(workers_alive()), 90, 0.2):
             raise SystemExit(f"N={n}: not every worker came up within 90 s (logs: {log_dir})")
         # Created once the workers are up, so that their start-up is not counted as lateness, and at a random
         # point of their tick: a fixed-period ticker's lateness is set by that phase (every fire of a run lands
